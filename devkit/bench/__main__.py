@@ -1,0 +1,147 @@
+"""Run the bench: ``python -m devkit.bench [--records 10000] [--runs 3] ...``; see the README's Benchmarks section."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from devkit.bench.bounds import Bound, rate_limit
+from devkit.bench.cold_start import measure_cold_start
+from devkit.bench.emulator_capacity import dynamodb_writes_per_second
+from devkit.bench.naive import naive_records_per_second
+from devkit.bench.overhead import overhead_us
+from devkit.bench.report import (
+    VendorRun,
+    check_targets,
+    cold_start_figures,
+    readme_table,
+    rewrite_readme,
+    summary_lines,
+    vendor_figures,
+    write_results,
+)
+from devkit.bench.stack import (
+    BenchStack,
+    bench_stack,
+    function_runtimes,
+    maximum_concurrency,
+    prepare_sandbox,
+    sandbox_config,
+    vendor_config,
+)
+from devkit.bench.throughput import run_throughput
+from devkit.bench.vendors import VENDORS, BenchVendor
+from devkit.template import REPO_ROOT, function
+
+RESULTS = REPO_ROOT / "bench" / "results.json"
+README = REPO_ROOT / "README.md"
+OUTPUT = REPO_ROOT / ".build" / "bench"
+_MAX_MEMORY = re.compile(r"Max Memory Used: (\d+) MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, write results.json and the README table, print the figures; 0 once everything was measured."""
+    parser = argparse.ArgumentParser(prog="python -m devkit.bench", description=__doc__)
+    parser.add_argument("--records", type=int, default=10_000, help="records queued per function and run (10000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure; each figure is their median (3)")
+    parser.add_argument("--latency-ms", type=int, default=50, help="latency the sandbox adds to each vendor call (50)")
+    parser.add_argument("--naive-records", type=int, default=200, help="sample size of the naive baseline (200)")
+    parser.add_argument(
+        "--constructiononline-per-second",
+        type=int,
+        default=30,
+        # Under what the local path reaches (about 40 records/s on 2 cores), so the vendor's limit is the bound.
+        help="ConstructionOnline requests per one-second window for the bench (30; the real limit is 500 an hour)",
+    )
+    parser.add_argument("--timeout", type=float, default=900, help="seconds a run may take to land (900)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results.json")
+    parser.add_argument("--readme", type=Path, default=README, help="README whose bench table to rewrite")
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="logs of the run (.build/bench)")
+    arguments = parser.parse_args(argv)
+    started = time.monotonic()
+    results: dict[str, Any] = {"parameters": _parameters(arguments)}
+    config = sandbox_config(arguments.latency_ms, arguments.constructiononline_per_second)
+    with bench_stack(arguments.output) as bench:
+        writes = dynamodb_writes_per_second(bench.stack.endpoint_url)
+        results["parameters"]["emulator_dynamodb_writes_per_second"] = round(writes, 1)
+        cold = [
+            measure_cold_start(bench.stack, function(bench.stack.template, REPO_ROOT, vendor.function), arguments.runs)
+            for vendor in VENDORS
+        ]
+        results["cold_start"] = cold_start_figures(cold)
+        for vendor in VENDORS:
+            results[vendor.key] = _bench_vendor(bench, vendor, config, arguments)
+            results["parameters"]["sandbox_limits"][vendor.key] = vendor_config(bench.control, vendor)
+    results["targets"] = check_targets(results)
+    results["parameters"]["wall_seconds"] = round(time.monotonic() - started, 1)
+    write_results(arguments.results, results)
+    rewrite_readme(arguments.readme, readme_table(results))
+    for line in summary_lines(results):
+        print(line)
+    print(f"wall time {results['parameters']['wall_seconds']:.0f} s; results in {arguments.results}")
+    return 0
+
+
+def _bench_vendor(
+    bench: BenchStack, vendor: BenchVendor, config: dict[str, Any], arguments: argparse.Namespace
+) -> dict[str, Any]:
+    stack = bench.stack
+    concurrency = maximum_concurrency(stack, vendor.function)
+    batch_size = bench.source(vendor.function).batch_size
+    runs = []
+    with function_runtimes(bench, concurrency):
+        for run in range(arguments.runs):
+            prepare_sandbox(bench.control, config, vendor, arguments.records)
+            prefix = f"bench-{vendor.key}-{run}"
+            measured = run_throughput(bench, vendor, arguments.records, prefix, arguments.timeout)
+            naive_bodies = [vendor.record(f"naive-{prefix}-{i}", i) for i in range(arguments.naive_records)]
+            bound = Bound(
+                records_per_call=vendor.records_per_call(stack.parameters, batch_size),
+                concurrency=concurrency,
+                calls_in_flight=vendor.calls_in_flight(stack.parameters, batch_size),
+                latency_seconds=arguments.latency_ms / 1000,
+                rate_limit_calls_per_second=rate_limit(
+                    vendor.windows(vendor_config(bench.control, vendor)), measured.seconds
+                ),
+            )
+            naive = naive_records_per_second(bench.sandbox_url, vendor, naive_bodies)
+            runs.append(VendorRun(measured, bound, naive))
+            print(
+                f"{vendor.key} run {run + 1}/{arguments.runs}: {measured.records_per_second:.1f} records/s, "
+                f"{measured.vendor_calls} vendor calls; naive {naive:.1f} records/s",
+                flush=True,
+            )
+    overheads = [overhead_us(vendor, arguments.records, bound.records_per_call) for _ in range(arguments.runs)]
+    return vendor_figures(vendor.key, runs, overheads, peak_memory_mb(bench.function_logs / f"{vendor.function}.log"))
+
+
+def peak_memory_mb(function_log: Path) -> int:
+    """The highest ``Max Memory Used`` of the function's REPORT lines."""
+    return max(int(found) for found in _MAX_MEMORY.findall(function_log.read_text()))
+
+
+def _parameters(arguments: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "records": arguments.records,
+        "runs": arguments.runs,
+        "latency_ms": arguments.latency_ms,
+        "naive_records": arguments.naive_records,
+        "constructiononline_requests_per_second": arguments.constructiononline_per_second,
+        "procore_call_size": 1000,
+        "procore_calls_floor": math.ceil(arguments.records / 1000),
+        "measured_at": time.strftime("%Y-%m-%d", time.gmtime()),
+        "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}",
+        "emulator": "moto server with devkit.bench.fast_moto's SQS speed-ups",
+        "sandbox_limits": {},
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

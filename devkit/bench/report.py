@@ -1,0 +1,256 @@
+"""The bench's figures: medians over the runs, the issue's targets, bench/results.json, the README table, stdout."""
+
+from __future__ import annotations
+
+import json
+import math
+import operator
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devkit.bench.bounds import Bound
+from devkit.bench.cold_start import ColdStart
+from devkit.bench.throughput import ThroughputRun
+
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+PROCORE_CALL_SIZE = 1000
+# Above this share of the run spent inside invocations, the invocations are what bounds the throughput.
+BUSY = 0.7
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the issue's targets: a figure's key, how it compares, the limit."""
+
+    key: str
+    compare: Callable[[float, float], bool]
+    symbol: str
+    limit: float
+
+
+TARGETS = (
+    Target("procore.calls_ratio", operator.le, "<=", 1.05),
+    Target("procore.throughput_ratio_to_bound", operator.ge, ">=", 0.9),
+    Target("prime.throughput_ratio_to_bound", operator.ge, ">=", 0.9),
+    Target("constructiononline.throughput_ratio_to_bound", operator.ge, ">=", 0.9),
+    Target("cold_start.ratio", operator.le, "<=", 1.25),
+    Target("procore.overhead_us", operator.le, "<=", 25),
+)
+
+
+@dataclass(frozen=True)
+class VendorRun:
+    """One throughput run of a function, the bound it ran against and the naive baseline measured after it."""
+
+    run: ThroughputRun
+    bound: Bound
+    naive_records_per_second: float
+
+
+def vendor_figures(
+    key: str, runs: Sequence[VendorRun], overhead_us: Sequence[float], peak_memory_mb: int
+) -> dict[str, Any]:
+    """The vendor's figures, each the median over the runs."""
+    first = runs[0].bound
+    figures: dict[str, Any] = {
+        "records_per_second": _median([r.run.records_per_second for r in runs]),
+        "vendor_calls": _median([r.run.vendor_calls for r in runs]),
+        "throughput_ratio_to_bound": _median([r.run.records_per_second / r.bound.records_per_second for r in runs]),
+        "bound_records_per_second": _median([r.bound.records_per_second for r in runs]),
+        "bound_limited_by": first.limited_by,
+        "speedup_vs_naive": _median([r.run.records_per_second / r.naive_records_per_second for r in runs]),
+        "naive_records_per_second": _median([r.naive_records_per_second for r in runs]),
+        "overhead_us": _median(overhead_us),
+        "peak_memory_mb": peak_memory_mb,
+        "seconds": _median([r.run.seconds for r in runs]),
+        "enqueue_seconds": _median([r.run.enqueue_seconds for r in runs]),
+        "refused_calls": _median([r.run.refused_calls for r in runs]),
+        "token_calls": _median([r.run.token_calls for r in runs]),
+        "invocations": _median([r.run.invocations.count for r in runs]),
+        "records_per_invocation": _median([r.run.invocations.records / max(1, r.run.invocations.count) for r in runs]),
+        # Share of the run the concurrent invocations were running: near 1, the invocations bound the throughput;
+        # well under 1, getting records to them (polling, batching window, deletes) does.
+        "busy_fraction": _median(
+            [r.run.invocations.milliseconds / 1000 / (r.bound.concurrency * r.run.seconds) for r in runs]
+        ),
+        "invocation_ms_per_record": _median(
+            [r.run.invocations.milliseconds / max(1, r.run.invocations.records) for r in runs]
+        ),
+        "concurrency": first.concurrency,
+        "records_per_call": first.records_per_call,
+        "calls_in_flight": first.calls_in_flight,
+        "rate_limit_calls_per_second": _median([r.bound.rate_limit_calls_per_second for r in runs]),
+    }
+    if key == "procore":
+        figures["calls_ratio"] = _median(
+            [r.run.vendor_calls / math.ceil(r.run.records / PROCORE_CALL_SIZE) for r in runs]
+        )
+    return figures
+
+
+def cold_start_figures(measured: Sequence[ColdStart]) -> dict[str, Any]:
+    """The function with the highest ratio at the top (the target holds only if it holds for every function)."""
+    worst = max(measured, key=lambda cold: cold.ratio)
+    return {
+        "ms": round(worst.ms, 1),
+        "third_party_ms": round(worst.third_party_ms, 1),
+        "ratio": round(worst.ratio, 3),
+        "function": worst.function,
+        "functions": {
+            cold.function: {
+                "ms": round(cold.ms, 1),
+                "third_party_ms": round(cold.third_party_ms, 1),
+                "ratio": round(cold.ratio, 3),
+                "third_party_modules": list(cold.third_party_modules),
+                "top_self_imports_ms": [[module, ms] for module, ms in cold.top_imports],
+            }
+            for cold in measured
+        },
+    }
+
+
+def check_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each target with its measured value, whether it was met, and what bounds it where it was not."""
+    checked = []
+    for target in TARGETS:
+        section, _, name = target.key.partition(".")
+        value = results[section][name]
+        met = target.compare(value, target.limit)
+        entry = {"key": target.key, "target": f"{target.symbol} {target.limit:g}", "value": value, "met": met}
+        if not met:
+            entry["bounded_by"] = _bounded_by(section, name, results)
+        checked.append(entry)
+    return checked
+
+
+def _bounded_by(section: str, name: str, results: Mapping[str, Any]) -> str:
+    """What the figures say held the figure back."""
+    if section == "cold_start":
+        cold = results["cold_start"]["functions"][results["cold_start"]["function"]]
+        top = ", ".join(f"{module} {ms:.0f} ms" for module, ms in cold["top_self_imports_ms"][:5])
+        return f"what the named imports pull in on the handler's path; most self time: {top}"
+    figures = results[section]
+    if name == "overhead_us":
+        return "pydantic validation of each message into the command model, then the update's wire form and JSON"
+    if name == "calls_ratio":
+        return (
+            f"{figures['records_per_invocation']:.0f} records per invocation: {figures['concurrency']} pollers share "
+            "the queue and each closes its batch when its 1 s batching window ends; a call carries one invocation's "
+            "records"
+        )
+    writes = results["parameters"].get("emulator_dynamodb_writes_per_second", 0.0)
+    if figures["busy_fraction"] >= BUSY:
+        return (
+            f"the invocations (busy {figures['busy_fraction']:.0%}): {figures['invocation_ms_per_record']:.1f} ms "
+            f"per record inside them, where each record costs two idempotency writes and the local emulator takes "
+            f"{writes:.0f} DynamoDB writes/s (a ceiling of {writes / 2:.0f} records/s on this machine)"
+        )
+    return (
+        f"getting records to the invocations (busy {figures['busy_fraction']:.0%}): polling, the 1 s batching "
+        "window and deletes against the local emulator"
+    )
+
+
+def write_results(path: Path, results: Mapping[str, Any]) -> None:
+    """Write results.json (sorted keys, so reruns diff cleanly)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+def readme_table(results: Mapping[str, Any]) -> str:
+    """The README's table of figures for ``results``."""
+    parameters = results["parameters"]
+    lines = [
+        f"Measured {parameters['measured_at']} on {parameters['machine']}: {parameters['records']} records per "
+        f"function, median of {parameters['runs']} runs, vendor latency {parameters['latency_ms']} ms.",
+        "",
+        "| function | records/s | bound/s (limited by) | ratio to bound | speed-up vs naive | vendor calls "
+        "| records/invocation | busy | overhead µs | peak MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key in ("procore", "prime", "constructiononline"):
+        figures = results[key]
+        calls = f"{figures['vendor_calls']:g}"
+        if "calls_ratio" in figures:
+            calls += f" ({figures['calls_ratio']:.2f} x ceil(N/1000))"
+        lines.append(
+            f"| {key} | {figures['records_per_second']:.1f} | {figures['bound_records_per_second']:.0f} "
+            f"({figures['bound_limited_by']}) | {figures['throughput_ratio_to_bound']:.3f} "
+            f"| {figures['speedup_vs_naive']:.1f} | {calls} | {figures['records_per_invocation']:.0f} "
+            f"| {figures['busy_fraction']:.0%} | {figures['overhead_us']:.1f} | {figures['peak_memory_mb']} |"
+        )
+    cold = results["cold_start"]
+    lines += [
+        "",
+        f"Cold start (worst function, {cold['function']}): {cold['ms']:.0f} ms against {cold['third_party_ms']:.0f} ms "
+        f"for its third-party imports alone, ratio {cold['ratio']:.2f}.",
+        "",
+        "| target | value | met | bounded by |",
+        "| --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| `{target['key']}` {target['target']} | {target['value']:.3g} | {'yes' if target['met'] else 'no'} "
+        f"| {target.get('bounded_by', '')} |"
+        for target in results["targets"]
+    ]
+    return "\n".join(lines)
+
+
+def rewrite_readme(readme: Path, table: str) -> None:
+    """Replace what stands between the README's bench markers with ``table``."""
+    text = readme.read_text()
+    start = text.index(README_START) + len(README_START)
+    end = text.index(README_END)
+    readme.write_text(f"{text[:start]}\n{table}\n{text[end:]}")
+
+
+def summary_lines(results: Mapping[str, Any]) -> list[str]:
+    """The figures and ratios as lines for stdout."""
+    lines = []
+    cold = results["cold_start"]
+    for function, figures in cold["functions"].items():
+        lines.append(
+            f"cold start {function}: {figures['ms']:.0f} ms, third-party imports alone {figures['third_party_ms']:.0f}"
+            f" ms, ratio {figures['ratio']:.2f}"
+        )
+        top = ", ".join(f"{module} {ms:.1f}" for module, ms in figures["top_self_imports_ms"][:5])
+        lines.append(f"  most self time (ms, one -X importtime run): {top}")
+    for key in ("procore", "prime", "constructiononline"):
+        lines += _vendor_lines(key, results[key])
+    for target in results["targets"]:
+        verdict = "met" if target["met"] else f"MISSED, bounded by {target['bounded_by']}"
+        lines.append(f"target {target['key']} {target['target']}: {target['value']:.3g} {verdict}")
+    return lines
+
+
+def _vendor_lines(key: str, f: Mapping[str, Any]) -> list[str]:
+    bound = (
+        f"bound {f['bound_records_per_second']:.0f}/s ({f['bound_limited_by']}: {f['records_per_call']} per call x "
+        f"min({f['rate_limit_calls_per_second']:.1f} calls/s, {f['concurrency']} x {f['calls_in_flight']} in flight "
+        "/ latency))"
+    )
+    calls = f"vendor calls {f['vendor_calls']:g} ({f['refused_calls']:g} answered 429)"
+    if "calls_ratio" in f:
+        calls += f", calls ratio {f['calls_ratio']:.2f}"
+    invocations = (
+        f"{f['invocations']:g} invocations of {f['records_per_invocation']:.0f} records, busy {f['busy_fraction']:.0%}"
+    )
+    naive = (
+        f"naive {f['naive_records_per_second']:.1f} records/s (measured on a sample, extrapolated) -> speed-up "
+        f"{f['speedup_vs_naive']:.1f}"
+    )
+    return [
+        f"{key}: {f['records_per_second']:.1f} records/s in {f['seconds']:.1f} s, {bound} -> ratio "
+        f"{f['throughput_ratio_to_bound']:.3f}",
+        f"  {calls}; {invocations}; {naive}",
+        f"  overhead {f['overhead_us']:.1f} us/record; peak memory {f['peak_memory_mb']} MB",
+    ]
+
+
+def _median(values: Sequence[float]) -> float:
+    # Six significant digits: ratios to a high bound are small numbers.
+    return float(f"{statistics.median(values):.6g}")

@@ -1,0 +1,136 @@
+"""One throughput run: queue N records, time until the vendor sandbox holds every one, count the vendor calls.
+
+The clock starts when the first record is queued and stops at the sandbox's answer to the last successful vendor
+call of the run, once the sandbox's stored state holds every record: what landed, not what the client thinks.
+Vendor calls are counted from the sandbox's request log (the sandbox is reset before each run).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from devkit.aws import sqs_client
+from devkit.bench.stack import BenchStack, stored_tokens, vendor_requests
+from devkit.bench.vendors import BenchVendor
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+SQS_BATCH = 10
+_POLL_SECONDS = 1.0
+_DRAINED_ATTRIBUTES = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+class NotLanded(RuntimeError):
+    """Not every record reached the vendor's stored state in time."""
+
+
+@dataclass(frozen=True)
+class Invocations:
+    """The SQS invocations of one function in a run, from the runtimes' delivery lines."""
+
+    count: int
+    records: int
+    milliseconds: float  # summed over invocations
+
+
+@dataclass(frozen=True)
+class ThroughputRun:
+    """What one run measured."""
+
+    records: int
+    seconds: float
+    enqueue_seconds: float
+    vendor_calls: int
+    refused_calls: int  # answered 429
+    token_calls: int
+    invocations: Invocations
+
+    @property
+    def records_per_second(self) -> float:
+        """Records landed per second."""
+        return self.records / self.seconds
+
+
+def run_throughput(bench: BenchStack, vendor: BenchVendor, records: int, prefix: str, timeout: float) -> ThroughputRun:
+    """Queue ``records`` records named ``<prefix>-<n>`` on the function's queue and wait until all have landed."""
+    bodies = [vendor.record(f"{prefix}-{index}", index) for index in range(records)]
+    sqs = sqs_client(bench.stack.endpoint_url)
+    queue_url = bench.queue_url(vendor.function)
+    deliveries_start = bench.deliveries.tell()
+    started = time.time()
+    for start in range(0, records, SQS_BATCH):
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[start : start + SQS_BATCH])
+        ]
+        if sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed"):
+            raise RuntimeError(f"could not queue the {vendor.key} records")
+    enqueued = time.time()
+    _wait_until_landed(bench, vendor, {f"{prefix}-{index}" for index in range(records)}, started + timeout)
+    requests = vendor_requests(bench.control, vendor)
+    writes = [entry for entry in requests if entry["route"] == vendor.write_route]
+    finished = max(entry["answered_at"] for entry in writes if _succeeded(entry))
+    _wait_until_drained(sqs, queue_url, started + timeout)
+    bench.deliveries.flush()
+    return ThroughputRun(
+        records=records,
+        seconds=finished - started,
+        enqueue_seconds=enqueued - started,
+        vendor_calls=len(writes),
+        refused_calls=sum(1 for entry in writes if entry["status"] == 429),
+        token_calls=sum(1 for entry in requests if str(entry["route"]).endswith(".token")),
+        invocations=sqs_invocations(_read_from(bench, deliveries_start), vendor.function),
+    )
+
+
+_SQS_DELIVERY = re.compile(r" sqs (?P<function>\S+) \S+: (?P<records>\d+) records? -> .* in (?P<ms>\d+) ms")
+
+
+def sqs_invocations(lines: Sequence[str], function: str) -> Invocations:
+    """The function's SQS invocations among the runtimes' delivery lines."""
+    found = [match for line in lines if (match := _SQS_DELIVERY.search(line)) and match["function"] == function]
+    return Invocations(
+        count=len(found),
+        records=sum(int(match["records"]) for match in found),
+        milliseconds=sum(float(match["ms"]) for match in found),
+    )
+
+
+def _read_from(bench: BenchStack, offset: int) -> list[str]:
+    bench.deliveries.flush()
+    with (bench.output / "deliveries.log").open() as log:
+        log.seek(offset)
+        return log.read().splitlines()
+
+
+def _succeeded(entry: dict[str, Any]) -> bool:
+    status = entry["status"]
+    return status is not None and 200 <= status < 300
+
+
+def _wait_until_landed(bench: BenchStack, vendor: BenchVendor, tokens: set[str], deadline: float) -> None:
+    while True:
+        missing = len(tokens - stored_tokens(bench.control, vendor))
+        if not missing:
+            return
+        if time.time() > deadline:
+            raise NotLanded(f"{vendor.key}: {missing} of {len(tokens)} records had not landed in the sandbox in time")
+        time.sleep(_POLL_SECONDS)
+
+
+def _wait_until_drained(sqs: Any, queue_url: str, deadline: float) -> None:
+    """Wait until the queue holds nothing (the last deletes are done), so the next run starts from empty."""
+    while time.time() < deadline:
+        counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(_DRAINED_ATTRIBUTES))["Attributes"]
+        if all(counts.get(name) == "0" for name in _DRAINED_ATTRIBUTES):
+            return
+        time.sleep(_POLL_SECONDS / 4)
+    raise NotLanded(f"the queue {queue_url} was not empty in time")

@@ -1,0 +1,346 @@
+"""Run the chaos test: ``python -m devkit.chaos [--records 2000]``; exit 0 only when nothing was lost or duplicated."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from devkit.aws import LocalStack, provision, sqs_client, start_moto
+from devkit.chaos.ledger import Ledger, VendorSend, count_ledger
+from devkit.chaos.records import (
+    FIRST_CHANGE_ORDER_ID,
+    ChaosRecord,
+    build_records,
+    constructiononline_record,
+    prime_record,
+    procore_record,
+)
+from devkit.demo import sandbox_process, stderr_to
+from devkit.local_runtime.runtime import LocalRuntime
+from devkit.local_secrets import seed_connections
+from devkit.template import REPO_ROOT, dead_letter_queue, function, load_template
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+OUTPUT = REPO_ROOT / ".build" / "chaos"
+IDEMPOTENCY_KEY = "Idempotency-Key"
+# Short vendor timeouts so that injected timeouts cost seconds, not the default ten.
+PARAMETERS = {"VendorTimeoutSeconds": "2"}
+TIMEOUT_HOLD_MS = 2_500
+TOKEN_EXPIRY_EVERY_SECONDS = 2.0
+QUIET_CHECKS = 3  # consecutive empty looks at every queue before the run counts as drained
+
+
+@dataclass(frozen=True)
+class Target:
+    """One function under test and how to read its records back from the vendor and the dead-letter queue."""
+
+    logical_id: str
+    vendor: str
+    prefix: str
+    make: Callable[[str, int, bool], str]
+    write_route: str
+    stored_path: str
+    stored_key: str
+    stored_token: Callable[[dict[str, Any]], str | None]
+    sent_tokens: Callable[[dict[str, Any]], tuple[str, ...]]
+    body_tokens: Callable[[Any], tuple[str, ...]]
+
+
+def _procore_tokens(command: Any) -> tuple[str, ...]:
+    updates = command.get("updates", []) if isinstance(command, dict) else []
+    return tuple(str(u.get("origin_id")) for u in updates if isinstance(u, dict))
+
+
+def _prime_tokens(items: Any) -> tuple[str, ...]:
+    return tuple(str(i.get("name")) for i in items if isinstance(i, dict)) if isinstance(items, list) else ()
+
+
+def _co_tokens(co_info: Any) -> tuple[str, ...]:
+    return (str(co_info["NOTES"]),) if isinstance(co_info, dict) and "NOTES" in co_info else ()
+
+
+def _co_query_tokens(entry: dict[str, Any]) -> tuple[str, ...]:
+    try:
+        return _co_tokens(json.loads(entry["query"].get("coInfo", "")))
+    except ValueError:
+        return ()
+
+
+TARGETS = (
+    Target(
+        "ProcorePcoSyncFunction",
+        "procore",
+        "pco",
+        procore_record,
+        "procore.sync",
+        "/_sandbox/procore/pcos",
+        "pcos",
+        lambda pco: pco.get("origin_id"),
+        lambda entry: _procore_tokens(entry["body"]),
+        _procore_tokens,
+    ),
+    Target(
+        "PrimeChangeOrderSovBatchFunction",
+        "prime",
+        "sov",
+        prime_record,
+        "prime.batch",
+        "/_sandbox/prime/sovs",
+        "sovs",
+        lambda sov: sov.get("name"),
+        lambda entry: _prime_tokens(entry["body"]),
+        lambda command: _prime_tokens(command.get("items") if isinstance(command, dict) else None),
+    ),
+    Target(
+        "ConstructionOnlineChangeOrderUpdateFunction",
+        "constructiononline",
+        "co",
+        constructiononline_record,
+        "constructiononline.update",
+        "/_sandbox/constructiononline/change-orders",
+        "change_orders",
+        lambda change_order: change_order.get("NOTES"),
+        _co_query_tokens,
+        lambda command: _co_tokens(command.get("coInfo") if isinstance(command, dict) else None),
+    ),
+)
+
+
+def faults_for(route: str) -> list[dict[str, Any]]:
+    """The probability faults on one vendor write route: most of a run's calls still succeed."""
+    return [
+        {"route": route, "kind": "unavailable", "probability": 0.03, "retry_after": 1},
+        {"route": route, "kind": "status", "status": 500, "probability": 0.03},
+        {"route": route, "kind": "status", "status": 429, "probability": 0.02},
+        {"route": route, "kind": "timeout", "probability": 0.01, "delay_ms": TIMEOUT_HOLD_MS, "applied": True},
+        {"route": route, "kind": "drop", "probability": 0.01, "applied": True},
+        {"route": route, "kind": "drop", "probability": 0.01, "applied": False},
+    ]
+
+
+# Real windows, shortened: ConstructionOnline's hourly limit reopens every 2 seconds, Procore's spike window too.
+SANDBOX_CONFIG = {
+    "constructiononline": {
+        "hourly_limit": 150,
+        "hourly_window_seconds": 2,
+        "daily_limit": 10_000_000,
+        "weekly_limit": 10_000_000,
+        "monthly_limit": 10_000_000,
+    },
+    "procore": {"spike_limit": 40, "spike_window_seconds": 2, "hourly_limit": 1_000_000},
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chaos test; 0 when every ledger has lost=0 and duplicated=0."""
+    parser = argparse.ArgumentParser(prog="python -m devkit.chaos", description=__doc__)
+    parser.add_argument("--records", type=int, default=2000, help="records per function (default 2000)")
+    parser.add_argument("--duplicates", type=float, default=0.1, help="share of records a producer sends twice")
+    parser.add_argument("--invalid", type=float, default=0.01, help="share of records invalid on purpose")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the queues to drain")
+    arguments = parser.parse_args(argv)
+    rng = random.Random(arguments.seed)  # noqa: S311 - a repeatable test run, not crypto
+    run = f"{arguments.seed}-{int(time.time())}"
+    records = {
+        target.logical_id: build_records(
+            f"{target.prefix}-{run}", arguments.records, arguments.invalid, target.make, rng
+        )
+        for target in TARGETS
+    }
+    template = load_template(REPO_ROOT / "template.yaml")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with ExitStack() as running:
+        running.enter_context(stderr_to(OUTPUT / "runtime.log"))
+        moto = running.enter_context(start_moto())
+        sandbox = running.enter_context(sandbox_process(seed=arguments.seed))
+        stack = provision(template, moto.endpoint_url, PARAMETERS)
+        seed_connections(stack, sandbox.url)
+        control = running.enter_context(httpx.Client(base_url=sandbox.url, timeout=60))
+        _prepare_sandbox(control, arguments.records)
+        deliveries = running.enter_context((OUTPUT / "deliveries.log").open("w"))
+        running.enter_context(LocalRuntime(stack, port=0, function_logs=OUTPUT / "function-logs", out=deliveries))
+        expiries = running.enter_context(_Expirer(control))
+        copies = _send_everything(stack, records, arguments.duplicates, rng)
+        drained = _wait_until_drained(stack, arguments.timeout)
+        control.delete("/_sandbox/faults").raise_for_status()
+        results = [_ledger(target, stack, control, records[target.logical_id]) for target in TARGETS]
+        injected = _injected_faults(control)
+    elapsed = time.monotonic() - started
+    print(f"chaos: {arguments.records} records per function, {copies} duplicate copies sent, seed {arguments.seed}")
+    print(
+        f"chaos: {'queues drained' if drained else 'queues NOT drained'} after {elapsed:.0f} s; "
+        f"tokens expired {expiries()} times; logs in {OUTPUT.relative_to(REPO_ROOT)}/"
+    )
+    for vendor, faults in injected.items():
+        print(f"chaos: {vendor} faults injected: " + ", ".join(f"{k}={v}" for k, v in sorted(faults.items())))
+    for ledger, reasons in results:
+        print(
+            f"chaos: {ledger.function} dead letters by class: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(reasons.items()))
+        )
+    for ledger, _ in results:
+        print(ledger.line())
+    return 0 if drained and all(ledger.balanced for ledger, _ in results) else 1
+
+
+def _prepare_sandbox(control: httpx.Client, count: int) -> None:
+    control.post("/_sandbox/config", json=SANDBOX_CONFIG).raise_for_status()
+    for index in range(count):  # one change order per record, so each record's update stays visible
+        control.post(
+            "/_sandbox/constructiononline/change-orders", json={"ID": FIRST_CHANGE_ORDER_ID + index}
+        ).raise_for_status()
+    for target in TARGETS:
+        for fault in faults_for(target.write_route):
+            control.post("/_sandbox/faults", json=fault).raise_for_status()
+
+
+class _Expirer:
+    """Every few seconds, every token the sandbox issued stops working (Procore and Primavera Cloud)."""
+
+    def __init__(self, control: httpx.Client) -> None:
+        self._control = control
+        self._stop = threading.Event()
+        self.count = 0
+        self._thread = threading.Thread(target=self._run, name="token-expiry", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(TOKEN_EXPIRY_EVERY_SECONDS):
+            for vendor in ("procore", "prime"):
+                self._control.post(f"/_sandbox/{vendor}/expire-tokens").raise_for_status()
+            self.count += 1
+
+    def __enter__(self) -> Callable[[], int]:
+        self._thread.start()
+        return lambda: self.count
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def _send_everything(
+    stack: LocalStack, records: dict[str, list[ChaosRecord]], duplicate_share: float, rng: random.Random
+) -> int:
+    """Queue every record once (keyed by its token), then a second copy of some; return the copies sent."""
+    sqs = sqs_client(stack.endpoint_url)
+    copies = 0
+    for resend in (False, True):
+        for logical_id, batch in records.items():
+            url = _queue_url(stack, logical_id)
+            chosen = [r for r in batch if rng.random() < duplicate_share] if resend else batch
+            copies += len(chosen) if resend else 0
+            for start in range(0, len(chosen), 10):
+                entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                    {
+                        "Id": str(n),
+                        "MessageBody": record.body,
+                        "MessageAttributes": {IDEMPOTENCY_KEY: {"DataType": "String", "StringValue": record.token}},
+                    }
+                    for n, record in enumerate(chosen[start : start + 10])
+                ]
+                answer = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+                if answer.get("Failed"):
+                    raise RuntimeError(f"could not queue records: {answer['Failed']}")
+    return copies
+
+
+def _queue_url(stack: LocalStack, logical_id: str, dead: bool = False) -> str:
+    [source] = function(stack.template, REPO_ROOT, logical_id).sqs_sources
+    return stack.queues[dead_letter_queue(stack.template, source.queue) if dead else source.queue].url
+
+
+def _wait_until_drained(stack: LocalStack, timeout: float) -> bool:
+    """Whether every queue stayed empty (nothing visible, in flight or delayed) for a few looks in a row."""
+    sqs = sqs_client(stack.endpoint_url)
+    urls = [_queue_url(stack, target.logical_id) for target in TARGETS]
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline:
+        counts = [
+            sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+            for url in urls
+        ]
+        quiet = quiet + 1 if all(value == "0" for count in counts for value in count.values()) else 0
+        if quiet >= QUIET_CHECKS:
+            return True
+        time.sleep(1)
+    return False
+
+
+def _dead_letters(stack: LocalStack, logical_id: str) -> Iterator[tuple[Any, str]]:
+    """Each dead letter's parsed body (None when it is not JSON) and its error class."""
+    sqs = sqs_client(stack.endpoint_url)
+    url = _queue_url(stack, logical_id, dead=True)
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=900, MessageAttributeNames=["error_class"]
+    ).get("Messages", []):
+        for message in messages:
+            attributes = message.get("MessageAttributes", {})
+            error_class = attributes["error_class"].get("StringValue", "") if "error_class" in attributes else "none"
+            try:
+                yield json.loads(message["Body"]), error_class
+            except ValueError:
+                yield None, error_class
+
+
+def _ledger(
+    target: Target, stack: LocalStack, control: httpx.Client, records: list[ChaosRecord]
+) -> tuple[Ledger, Counter[str]]:
+    """The function's ledger, and its dead letters counted by error class."""
+    stored = control.get(target.stored_path).json()[target.stored_key]
+    requests = control.get("/_sandbox/requests", params={"vendor": target.vendor}).json()["requests"]
+    sends = [
+        VendorSend(target.sent_tokens(entry), _answered_cleanly(entry))
+        for entry in requests
+        if entry["route"] == target.write_route
+    ]
+    letters = list(_dead_letters(stack, target.logical_id))
+    dead = [token for body, _ in letters for token in target.body_tokens(body)]
+    ledger = count_ledger(
+        target.logical_id,
+        [record.token for record in records],
+        [token for item in stored if (token := target.stored_token(item)) is not None],
+        dead,
+        sends,
+    )
+    return ledger, Counter(error_class for _, error_class in letters)
+
+
+def _answered_cleanly(entry: dict[str, Any]) -> bool:
+    status = entry["status"]
+    return status is not None and 200 <= status < 300 and entry["fault"] in (None, "latency")
+
+
+def _injected_faults(control: httpx.Client) -> dict[str, Counter[str]]:
+    injected: dict[str, Counter[str]] = {}
+    for entry in control.get("/_sandbox/requests").json()["requests"]:
+        if entry["fault"] and entry["vendor"]:
+            kind = entry["fault"] if entry["fault"] != "status" else f"status {entry['status']}"
+            injected.setdefault(entry["vendor"], Counter())[kind] += 1
+    return injected
+
+
+if __name__ == "__main__":
+    sys.exit(main())

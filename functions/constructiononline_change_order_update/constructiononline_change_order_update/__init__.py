@@ -1,0 +1,1 @@
+"""ConstructionOnline PUT /api/ChangeOrders/{id}?coInfo=: update a change order."""

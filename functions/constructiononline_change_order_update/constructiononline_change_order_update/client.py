@@ -1,0 +1,66 @@
+"""The ConstructionOnline update call: coInfo as URL-encoded JSON in the query string."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from connectors.deadline import Deadline
+from connectors.failures import invalid_input
+from connectors.http import VendorHttp, classify_refusal
+from connectors.models.constructiononline import CoInfo
+
+# IIS, which serves this API, refuses query strings over 2048 bytes by default; stay under it rather than
+# have an update cut short.
+MAX_QUERY_LENGTH = 2048
+_WAIT = re.compile(r"(\d+)\s*(second|minute|hour)", re.IGNORECASE)
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+class ChangeOrderClient(Protocol):
+    """What the operation needs from ConstructionOnline."""
+
+    def update(self, change_order_id: int, co_info: CoInfo, deadline: Deadline) -> dict[str, Any]: ...
+
+
+def update_url(base_url: str, change_order_id: int, co_info: CoInfo) -> str:
+    """``{base}/api/ChangeOrders/{id}?coInfo=<percent-encoded JSON>``; too long a query is refused up front."""
+    text = json.dumps(co_info.wire(), ensure_ascii=False, separators=(",", ":"))
+    # Every reserved character is encoded (quote's safe="" also covers / & = + # and spaces).
+    query = "coInfo=" + quote(text, safe="")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise invalid_input(
+            f"coInfo is {len(query)} characters once URL-encoded; ConstructionOnline takes at most "
+            f"{MAX_QUERY_LENGTH}: send fewer or shorter properties per update"
+        )
+    return f"{base_url.rstrip('/')}/api/ChangeOrders/{change_order_id}?{query}"
+
+
+def wait_from_message(response: httpx.Response) -> float | None:
+    """Seconds to wait from a 429 whose body says which limit was hit and for how long."""
+    found = _WAIT.search(response.text)
+    return float(found[1]) * _UNIT_SECONDS[found[2].lower()] if found else None
+
+
+class ConstructionOnlineClient:
+    """``PUT /api/ChangeOrders/{id}?coInfo=`` for one connection."""
+
+    def __init__(self, http: VendorHttp, base_url: str, auth: httpx.Auth) -> None:
+        self._http = http
+        self._base_url = base_url
+        self._auth = auth
+
+    def update(self, change_order_id: int, co_info: CoInfo, deadline: Deadline) -> dict[str, Any]:
+        """Change the given properties; return the edited change order."""
+        url = httpx.URL(update_url(self._base_url, change_order_id, co_info))
+        request = httpx.Request("PUT", url, headers={"Accept": "application/json"})
+        # PUT sets the same values again: a resend after a timeout changes nothing.
+        response = self._http.send(request, deadline, auth=self._auth, idempotent=True)
+        if response.status_code != 200:
+            raise classify_refusal("constructiononline", response)
+        record: dict[str, Any] = response.json()
+        return record

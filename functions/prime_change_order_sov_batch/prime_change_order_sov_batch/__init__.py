@@ -1,0 +1,1 @@
+"""Oracle Primavera Cloud POST /primeapi/restapi/changeOrderSOV/batch: batch-create change-order SOVs."""

@@ -1,0 +1,78 @@
+"""Lambda entry point: API Gateway requests and SQS batches for Primavera Cloud change-order SOVs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import TypeAdapter, ValidationError
+
+from connectors.deadline import Deadline
+from connectors.entry import Attempt, handle_event
+from connectors.failures import ConnectorError, invalid_input
+from connectors.models.common import DEFAULT_CONNECTION, ConnectionName
+from connectors.models.errors import invalid_input_from
+from connectors.models.exact_json import dumps_exact, loads_exact
+from connectors.models.prime import ChangeOrderSov, SovBatchCommand
+from connectors.observability import logger, metrics, tracer
+from connectors.triggers import error_response, log_failure, register_api_error_handlers
+from prime_change_order_sov_batch.operation import create_sovs
+from prime_change_order_sov_batch.runtime import runtime
+
+ROUTE = "/prime/primeapi/restapi/changeOrderSOV/batch"
+_ITEMS = TypeAdapter(list[ChangeOrderSov])
+
+app = APIGatewayRestResolver(enable_validation=True)
+register_api_error_handlers(app)
+
+
+@app.post(ROUTE)
+def batch_route(connection: Annotated[ConnectionName, Query()] = DEFAULT_CONNECTION) -> Response[Any]:
+    """Mirror of Oracle's batch endpoint: the body is the vendor's array; 201 with the created objects."""
+    try:
+        # Parsed here, not by the resolver: its JSON parsing turns money into binary floats.
+        raw = loads_exact(app.current_event.body or "")
+    except ValueError as error:
+        raise invalid_input(f"the body is not JSON: {error}") from None
+    if not isinstance(raw, list) or not raw:
+        raise invalid_input("the body must be a non-empty JSON array of change-order SOVs")
+    try:
+        items = _ITEMS.validate_python(raw)
+    except ValidationError as error:
+        raise invalid_input_from(error, "request body", prefix=("body",)) from None
+    command = SovBatchCommand(connection=connection, items=items)
+    container = runtime()
+    deadline = Deadline.from_context(app.lambda_context)
+    [result] = create_sovs([command], container.client, deadline, container.settings.vendor_batch_size)
+    failure = result.failure()
+    if failure is not None:
+        log_failure(failure)
+        return error_response(failure, partial=result.body())
+    return Response(status_code=201, content_type="application/json", body=dumps_exact(result.body()["created"]))
+
+
+def parse_message(body: str) -> SovBatchCommand:
+    """An SQS message body as the command, money kept exact."""
+    return SovBatchCommand.model_validate(loads_exact(body))
+
+
+def _deliver(commands: list[SovBatchCommand], attempt: Attempt) -> list[ConnectorError | None]:
+    container = runtime()
+    results = create_sovs(
+        commands,
+        container.client,
+        attempt.deadline,
+        container.settings.vendor_batch_size,
+        look_first=attempt.redelivered,
+    )
+    return [result.failure() for result in results]
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """An SQS batch or an API request, through the shared entry flow."""
+    return handle_event(event, context, app=app, container=runtime(), parse=parse_message, deliver=_deliver)

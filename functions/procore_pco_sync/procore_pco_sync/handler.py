@@ -1,0 +1,65 @@
+"""Lambda entry point: API Gateway requests and SQS batches for Procore PCO sync."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from connectors.deadline import Deadline
+from connectors.entry import Attempt, handle_event
+from connectors.failures import ConnectorError
+from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
+from connectors.models.procore import PcoSyncBody, PcoSyncCommand
+from connectors.observability import logger, metrics, tracer
+from connectors.triggers import error_response, log_failure, register_api_error_handlers
+from procore_pco_sync.operation import sync_commands
+from procore_pco_sync.runtime import runtime
+
+ROUTE = "/procore/rest/v1.0/potential_change_orders/sync"
+
+app = APIGatewayRestResolver(enable_validation=True)
+register_api_error_handlers(app)
+
+
+@app.patch(ROUTE)
+def sync_route(
+    project_id: Annotated[VendorId, Query()],
+    contract_id: Annotated[VendorId, Query()],
+    company_id: Annotated[VendorId, Header(alias="procore-company-id")],
+    body: PcoSyncBody,
+    connection: Annotated[ConnectionName, Query()] = DEFAULT_CONNECTION,
+) -> Response[Any]:
+    """Mirror of Procore's sync endpoint: 200 with the merged ``{entities, errors}``."""
+    command = PcoSyncCommand(
+        connection=connection,
+        company_id=company_id,
+        project_id=project_id,
+        contract_id=contract_id,
+        updates=body.updates,
+    )
+    container = runtime()
+    [result] = sync_commands([command], container.client, Deadline.from_context(app.lambda_context))
+    # Item refusals are Procore's per-item detail inside a 200; only a call that failed as a whole is an error.
+    failure = result.failure() if result.failures or result.unanswered else None
+    if failure is not None:
+        log_failure(failure)
+        delivered = result.body() if result.entities or result.errors else None
+        return error_response(failure, partial=delivered)
+    return Response(status_code=200, content_type="application/json", body=result.body())
+
+
+def _deliver(commands: list[PcoSyncCommand], attempt: Attempt) -> list[ConnectorError | None]:
+    return [result.failure() for result in sync_commands(commands, runtime().client, attempt.deadline)]
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """An SQS batch or an API request, through the shared entry flow."""
+    return handle_event(
+        event, context, app=app, container=runtime(), parse=PcoSyncCommand.model_validate_json, deliver=_deliver
+    )

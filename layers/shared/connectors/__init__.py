@@ -1,0 +1,1 @@
+"""Shared layer of the change-order connectors: auth, models, vendor HTTP plumbing and trigger adapters."""

@@ -1,0 +1,23 @@
+"""ConstructionOnline: HTTP Basic (account email and password) plus the ``APIKey`` header on every call."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+
+from connectors.auth.cached import Fetch
+from connectors.models.constructiononline import ConstructionOnlineConnection
+
+
+def constructiononline_headers(connection: Callable[[bool], ConstructionOnlineConnection]) -> Fetch:
+    """A ``CachedAuth`` fetch of static credentials; after a 401 they are read from the secret again."""
+
+    def fetch(fresh: bool) -> tuple[Mapping[str, str], float | None]:
+        secret = connection(fresh)
+        pair = f"{secret.email.get_secret_value()}:{secret.password.get_secret_value()}"
+        return {
+            "Authorization": "Basic " + base64.b64encode(pair.encode()).decode(),
+            "APIKey": secret.api_key.get_secret_value(),
+        }, None
+
+    return fetch

@@ -1,0 +1,44 @@
+"""The time an invocation has left, so that no retry or wait runs past the Lambda's timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class HasRemainingTime(Protocol):
+    """The part of Lambda's context object that tells the time left."""
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+# Time kept back for answering, dead-lettering and flushing logs after the last vendor call.
+RESERVE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point on the monotonic clock by which vendor work must be over."""
+
+    at: float
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def from_context(cls, context: HasRemainingTime, reserve: float = RESERVE_SECONDS) -> Deadline:
+        """The invocation's deadline less ``reserve`` seconds for wrapping up."""
+        return cls(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - reserve)
+
+    @classmethod
+    def in_seconds(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        """A deadline ``seconds`` from now."""
+        return cls(clock() + seconds, clock)
+
+    def remaining(self) -> float:
+        """Seconds left, never negative."""
+        return max(0.0, self.at - self.clock())
+
+    def allows(self, seconds: float) -> bool:
+        """Whether ``seconds`` more still end before the deadline."""
+        return seconds <= self.remaining()

@@ -1,0 +1,53 @@
+"""The one flow every function's handler shares: an SQS batch or an API request, to the right adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from connectors.container import Container
+from connectors.deadline import Deadline
+from connectors.failures import ConnectorError
+from connectors.triggers import handle_api_event, handle_sqs_batch, is_sqs_event
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What an operation knows about the invocation that sends a batch of commands."""
+
+    deadline: Deadline
+    # Per command: SQS delivered it before, so an earlier attempt may have reached the vendor unanswered.
+    redelivered: Sequence[bool]
+
+
+def handle_event[C: BaseModel](
+    event: dict[str, Any],
+    context: LambdaContext,
+    *,
+    app: APIGatewayRestResolver,
+    container: Container[Any],
+    parse: Callable[[str], C],
+    deliver: Callable[[list[C], Attempt], Sequence[ConnectorError | None]],
+) -> dict[str, Any]:
+    """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API ``app``."""
+    idempotency = container.idempotency
+    if is_sqs_event(event):
+        deadline = Deadline.from_context(context)
+        response = handle_sqs_batch(
+            event,
+            parse,
+            lambda commands, redelivered: deliver(commands, Attempt(deadline, redelivered)),
+            container.sqs,
+            container.queue_settings(),
+            ledger=idempotency.records if idempotency is not None else None,
+            remaining_ms=context.get_remaining_time_in_millis(),
+        )
+        return dict(response)
+    return handle_api_event(
+        event, context, app, container.verifier(), container.settings.max_request_bytes, idempotency
+    )

@@ -1,0 +1,132 @@
+"""ConstructionOnline change-order update: the command model and the connection secret.
+
+Only the 27 properties the seed allows may be sent; values travel as strings, money and quantities as the
+exact decimal text they came in, dates as YYYY-MM-DD.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, SecretStr, model_validator
+
+from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
+
+CONDITIONS = {"pending": 0, "approved": 1, "rejected": 2, "draft": 3}
+_DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _decimal_text(value: Any) -> str:
+    # A JSON number arrives as a Decimal (exact_json) or an int; a string must already be decimal text.
+    if isinstance(value, bool):
+        raise ValueError("must be a decimal number, not a boolean")
+    if isinstance(value, Decimal | int):
+        text = format(value, "f")
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise ValueError("must be a decimal number or its text")
+    if not _DECIMAL_TEXT.match(text):
+        raise ValueError("must be a decimal number such as 340.99")
+    return text
+
+
+def _iso_date(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise ValueError("must be a date YYYY-MM-DD")
+
+
+def _condition(value: Any) -> str:
+    if isinstance(value, str) and value.strip().lower() in CONDITIONS:
+        return str(CONDITIONS[value.strip().lower()])
+    if isinstance(value, int) and not isinstance(value, bool) and value in CONDITIONS.values():
+        return str(value)
+    if isinstance(value, str) and value.strip() in {str(v) for v in CONDITIONS.values()}:
+        return value.strip()
+    raise ValueError("must be 0-3 or one of pending, approved, rejected, draft")
+
+
+def _text(value: Any) -> str:
+    # Types the sources do not document are passed on as text, the way the vendor receives every value.
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        raise ValueError("must be a string or a number")
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+Money = Annotated[str, BeforeValidator(_decimal_text)]
+IsoDate = Annotated[str, BeforeValidator(_iso_date)]
+Condition = Annotated[str, BeforeValidator(_condition)]
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+class CoInfo(BaseModel):
+    """The properties to change; any key outside the seed's 27 is refused by name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    NUMBER: Text | None = None
+    DETAILS: Text | None = None
+    CONDITION: Condition | None = None
+    COST_MONEY: Money | None = None
+    DATE_CLOSED: IsoDate | None = None
+    NOTES: Text | None = None
+    REASONING: Text | None = None
+    PRICE: Money | None = None
+    QTY: Money | None = None
+    UNIT_NAME: Text | None = None
+    SUBTITLE: Text | None = None
+    IMAGE_ID: Text | None = None
+    URL: Text | None = None
+    SUBSTANTIAL_COMMENCEMENT: Text | None = None
+    MULTIPLIER: Money | None = None
+    MARKUP: Money | None = None
+    MARKUP_TYPE: Text | None = None
+    DATE_SUBMITTED: IsoDate | None = None
+    GCCO: Text | None = None
+    QBO_INVOICE_ID: Text | None = None
+    ACCT_INVOICE_ID: Text | None = None
+    SUBCATIDS: Text | None = None
+    CONIDS: Text | None = None
+    USERIDS: Text | None = None
+    QB_ACTUALS: Money | None = None
+    QB_COMMITTED: Money | None = None
+    QB_INVOICED: Money | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CoInfo:
+        # A null is not sent (wire() leaves it out): properties that are all null would be an empty update.
+        if not self.wire():
+            raise ValueError("coInfo must set at least one property to a value (nulls are not sent)")
+        return self
+
+    def wire(self) -> dict[str, str]:
+        """The given properties only, every value a string, as the vendor expects."""
+        return {name: value for name, value in self.model_dump(exclude_unset=True).items() if value is not None}
+
+
+class ChangeOrderUpdateCommand(BaseModel):
+    """The ConstructionOnline operation's command model: ``{connection, id, coInfo}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection: ConnectionName = DEFAULT_CONNECTION
+    id: VendorId
+    coInfo: CoInfo = Field(description="Properties to change")
+
+
+class ConstructionOnlineConnection(BaseModel):
+    """The ``<prefix>/constructiononline/<connection>`` secret."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    email: SecretStr
+    password: SecretStr
+    api_key: SecretStr
+    base_url: HttpUrl = HttpUrl("https://api.constructiononline.com")

@@ -1,0 +1,142 @@
+"""``make bench`` with tiny numbers: the figures it writes, and that they agree with what the sandbox saw."""
+
+import json
+import math
+from pathlib import Path
+
+from moto.sqs.models import SQSBackend, sqs_backends
+
+from devkit.bench.__main__ import main
+from devkit.bench.fast_moto import QueueAttributes, delete_message_batch
+from devkit.bench.stack import (
+    bench_stack,
+    function_runtimes,
+    prepare_sandbox,
+    sandbox_config,
+    stored_tokens,
+    vendor_requests,
+)
+from devkit.bench.throughput import run_throughput
+from devkit.bench.vendors import CONSTRUCTIONONLINE, PROCORE
+from devkit.local_aws import ACCOUNT_ID, REGION
+
+VENDOR_KEYS = {
+    "records_per_second",
+    "vendor_calls",
+    "throughput_ratio_to_bound",
+    "bound_records_per_second",
+    "speedup_vs_naive",
+    "naive_records_per_second",
+    "overhead_us",
+    "peak_memory_mb",
+}
+
+
+def test_bench_writes_consistent_figures_and_the_readme_table(tmp_path: Path) -> None:
+    results_path = tmp_path / "results.json"
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\n## Next\n")
+    records = 12
+
+    status = main(
+        [
+            "--records", str(records), "--runs", "1", "--naive-records", "3",
+            "--results", str(results_path), "--readme", str(readme), "--output", str(tmp_path / "out"),
+        ]
+    )  # fmt: skip
+
+    assert status == 0
+    results = json.loads(results_path.read_text())
+    assert results["parameters"]["records"] == records
+    assert results["parameters"]["runs"] == 1
+    assert results["parameters"]["latency_ms"] == 50
+    cold = results["cold_start"]
+    assert cold["ratio"] == round(cold["ms"] / cold["third_party_ms"], 3)
+    assert "httpx" in cold["functions"]["ProcorePcoSyncFunction"]["third_party_modules"]
+    for key in ("procore", "prime", "constructiononline"):
+        figures = results[key]
+        assert figures.keys() >= VENDOR_KEYS
+        assert math.isclose(
+            figures["throughput_ratio_to_bound"],
+            figures["records_per_second"] / figures["bound_records_per_second"],
+            rel_tol=0.01,
+        )
+        assert math.isclose(
+            figures["speedup_vs_naive"],
+            figures["records_per_second"] / figures["naive_records_per_second"],
+            rel_tol=0.01,
+        )
+        assert figures["peak_memory_mb"] > 0
+        assert results["parameters"]["sandbox_limits"][key]
+    # One change order per call for ConstructionOnline; Procore coalesces, so never more calls than records.
+    assert results["constructiononline"]["vendor_calls"] == records
+    assert 1 <= results["procore"]["vendor_calls"] <= records
+    assert results["procore"]["calls_ratio"] == results["procore"]["vendor_calls"] / math.ceil(records / 1000)
+    assert {target["key"] for target in results["targets"]} >= {"procore.calls_ratio", "cold_start.ratio"}
+    table = readme.read_text()
+    assert "old table" not in table
+    assert table.startswith("# Title\n\n<!-- bench:start -->\n")
+    assert table.endswith("<!-- bench:end -->\n\n## Next\n")
+    assert "| procore |" in table
+    assert "| constructiononline |" in table
+
+
+def test_counted_calls_are_the_sandbox_log_and_every_record_landed(tmp_path: Path) -> None:
+    records = 25
+    with bench_stack(tmp_path) as bench, function_runtimes(bench, 2):
+        for vendor in (PROCORE, CONSTRUCTIONONLINE):
+            prepare_sandbox(bench.control, sandbox_config(5, 1000), vendor, records)
+            tokens = [f"test-{vendor.key}-{index}" for index in range(records)]
+
+            run = run_throughput(bench, vendor, records, f"test-{vendor.key}", timeout=120)
+
+            writes = [entry for entry in vendor_requests(bench.control, vendor) if entry["route"] == vendor.write_route]
+            assert run.vendor_calls == len(writes)
+            assert set(tokens) <= stored_tokens(bench.control, vendor)
+            sent = [token for entry in writes if entry["status"] == 200 for token in _sent_tokens(entry)]
+            assert sorted(sent) == sorted(tokens)  # every record went out exactly once
+            assert run.invocations.records == records
+            if vendor is PROCORE:
+                assert len(writes) < records  # records of one contract coalesced into shared calls
+    assert run.vendor_calls == records  # ConstructionOnline: one call per record
+
+
+def _sent_tokens(entry: dict) -> list[str]:
+    if entry["vendor"] == "procore":
+        return [update["origin_id"] for update in entry["body"]["updates"]]
+    return [json.loads(entry["query"]["coInfo"])["NOTES"]]
+
+
+def test_queue_attributes_read_one_by_one_are_moto_s_attributes() -> None:
+    # The registry moto's queues find their dead-letter queue in.
+    backend = sqs_backends[ACCOUNT_ID][REGION]
+    dead = backend.create_queue("bench-attributes-dlq")
+    redrive = json.dumps({"deadLetterTargetArn": dead.queue_arn, "maxReceiveCount": 5})
+    queues = [
+        backend.create_queue("bench-attributes", VisibilityTimeout="180", RedrivePolicy=redrive),
+        backend.create_queue("bench-attributes.fifo", FifoQueue="true"),
+    ]
+    try:
+        for queue in queues:
+            assert dict(QueueAttributes(queue)) == queue.attributes
+    finally:
+        for queue in [*queues, dead]:
+            backend.delete_queue(queue.name)
+
+
+def test_a_delete_batch_deletes_what_it_names_and_refuses_unknown_handles() -> None:
+    backend = SQSBackend(REGION, ACCOUNT_ID)
+    backend.create_queue("bench-queue")
+    for body in ("a", "b", "c"):
+        backend.send_message("bench-queue", body)
+    received = backend.receive_message("bench-queue", 2, 0, 30)
+    receipts = [{"Id": str(n), "ReceiptHandle": m.receipt_handle} for n, m in enumerate(received)]
+
+    success, errors = delete_message_batch(backend, "bench-queue", [*receipts, {"Id": "x", "ReceiptHandle": "bogus"}])
+
+    assert success == ["0", "1"]
+    assert [error["Id"] for error in errors] == ["x"]
+    assert [m.body for m in backend.get_queue("bench-queue")._messages] == sorted(
+        {"a", "b", "c"} - {m.body for m in received}
+    )
+    assert delete_message_batch(backend, "bench-queue", receipts) == (["0", "1"], [])

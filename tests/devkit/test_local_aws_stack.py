@@ -1,0 +1,88 @@
+"""The moto server process and the template's resources provisioned in it."""
+
+import json
+from pathlib import Path
+
+from devkit.aws import provision, put_secret, secretsmanager_client, sqs_client, start_moto
+
+
+def _moto_processes(port: int) -> list[int]:
+    # Every live process started as a moto server on this port.
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
+            continue
+        if b"moto.server" in arguments and str(port).encode() in arguments:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_moto_starts_answers_and_stops_without_leftovers():
+    with start_moto() as server:
+        port = int(server.endpoint_url.rsplit(":", 1)[1])
+        assert _moto_processes(port) == [server.process.pid]
+        assert sqs_client(server.endpoint_url).list_queues().get("QueueUrls", []) == []
+
+    assert server.process.returncode is not None
+    assert _moto_processes(port) == []
+    server.stop()  # a second stop is harmless
+
+
+def test_provision_creates_the_queues_of_the_template(repo_template, endpoint_url):
+    stack = provision(repo_template, endpoint_url)
+
+    queue, dead_letter = stack.queues["ProcorePcoSyncQueue"], stack.queues["ProcorePcoSyncDeadLetterQueue"]
+    assert (queue.name, dead_letter.name) == ("ProcorePcoSyncQueue", "ProcorePcoSyncDeadLetterQueue")
+    assert dead_letter.arn == "arn:aws:sqs:us-east-1:123456789012:ProcorePcoSyncDeadLetterQueue"
+    attributes = sqs_client(endpoint_url).get_queue_attributes(QueueUrl=queue.url, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "180"
+    assert attributes["MessageRetentionPeriod"] == "1209600"
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": 5}
+
+
+def test_redrive_moves_a_message_to_the_dead_letter_queue(repo_template, endpoint_url):
+    stack = provision(repo_template, endpoint_url, {"MaxReceiveCount": "2"})
+    sqs = sqs_client(endpoint_url)
+    queue, dead_letter = stack.queues["ProcorePcoSyncQueue"], stack.queues["ProcorePcoSyncDeadLetterQueue"]
+    sqs.send_message(QueueUrl=queue.url, MessageBody="poison")
+
+    for _ in range(2):  # received and never deleted; visibility 0 puts it straight back
+        assert len(sqs.receive_message(QueueUrl=queue.url, VisibilityTimeout=0).get("Messages", [])) == 1
+
+    assert sqs.receive_message(QueueUrl=queue.url, VisibilityTimeout=0).get("Messages", []) == []
+    moved = sqs.receive_message(QueueUrl=dead_letter.url).get("Messages", [])
+    assert [message["Body"] for message in moved] == ["poison"]
+
+
+def test_provision_twice_reuses_the_queues_and_applies_new_parameters(repo_template, endpoint_url):
+    first = provision(repo_template, endpoint_url)
+    second = provision(repo_template, endpoint_url, {"MaxReceiveCount": "7"})
+
+    assert second.queues == first.queues
+    url = second.queues["ProcorePcoSyncQueue"].url
+    attributes = sqs_client(endpoint_url).get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
+    assert json.loads(attributes["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 7
+    assert len(sqs_client(endpoint_url).list_queues()["QueueUrls"]) == len(second.queues)
+
+
+def test_function_environment_resolves_to_plain_strings(repo_template, endpoint_url):
+    stack = provision(repo_template, endpoint_url, {"Stage": "prod"})
+
+    environment = stack.function_environment("ProcorePcoSyncFunction")
+
+    assert environment["DEAD_LETTER_QUEUE_URL"] == stack.queues["ProcorePcoSyncDeadLetterQueue"].url
+    assert environment["MAX_RECEIVE_COUNT"] == "5"
+    assert environment["STAGE"] == "prod"
+    assert environment["CONNECTION_SECRET_PREFIX"] == stack.parameters["ConnectionSecretPrefix"]
+    assert all(isinstance(value, str) for value in environment.values())
+
+
+def test_put_secret_creates_then_updates(endpoint_url):
+    name = "change-order-connectors/procore/default"
+    arn = put_secret(endpoint_url, name, {"client_id": "one"})
+    assert put_secret(endpoint_url, name, {"client_id": "two"}) == arn
+
+    stored = secretsmanager_client(endpoint_url).get_secret_value(SecretId=name)["SecretString"]
+    assert json.loads(stored) == {"client_id": "two"}

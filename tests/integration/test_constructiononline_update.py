@@ -1,0 +1,133 @@
+"""ConstructionOnline change-order updates over real HTTP to the sandbox and a real moto server."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from devkit.local_secrets import LOCAL_BEARER_TOKEN
+from tests.integration.conftest import api_event, attributes_of, reply, vendor_requests
+
+pytestmark = pytest.mark.integration
+
+BEARER = {"Authorization": f"Bearer {LOCAL_BEARER_TOKEN}"}
+SEEDED = 1234567
+
+
+@pytest.fixture
+def co(deploy):
+    return deploy("ConstructionOnlineChangeOrderUpdateFunction")
+
+
+def update_event(change_order_id, co_info=None, body=None):
+    path = f"/constructiononline/api/ChangeOrders/{change_order_id}"
+    query = {"coInfo": json.dumps(co_info)} if co_info is not None else None
+    return api_event("PUT", path, body, BEARER, query)
+
+
+def change_order(control, change_order_id):
+    records = control.get("/_sandbox/constructiononline/change-orders").json()["change_orders"]
+    return next(r for r in records if r["ID"] == change_order_id)
+
+
+def updates(control):
+    return vendor_requests(control, "constructiononline", "constructiononline.update")
+
+
+def test_an_update_changes_only_the_given_properties(co, control):
+    before = change_order(control, SEEDED)
+    status, record = reply(co.invoke(update_event(SEEDED, {"COST_MONEY": "340.990", "CONDITION": "approved"})))
+    assert status == 200 and record["ID"] == SEEDED
+    after = change_order(control, SEEDED)
+    changed = {k for k in after if after[k] != before.get(k)} - {"DATE_MODIFIED"}
+    assert changed == {"COST_MONEY", "CONDITION"}
+    assert after["COST_MONEY"] == "340.990" and str(after["CONDITION"]) == "1"
+
+
+def test_coinfo_as_a_json_body_works_too(co, control):
+    status, _ = reply(co.invoke(update_event(SEEDED, body=json.dumps({"NOTES": "from the body"}))))
+    assert status == 200 and change_order(control, SEEDED)["NOTES"] == "from the body"
+
+
+def test_special_characters_survive_the_query_string(co, control):
+    tricky = 'He said "yes" & then # left + 100% of it; Façade — 漢字 😀\nline two'
+    status, _ = reply(co.invoke(update_event(SEEDED, {"DETAILS": tricky, "NOTES": "a+b=c?d&e"})))
+    assert status == 200
+    stored = change_order(control, SEEDED)
+    assert stored["DETAILS"] == tricky and stored["NOTES"] == "a+b=c?d&e"
+
+
+def test_an_unknown_property_is_refused_before_any_call(co, control):
+    status, answer = reply(co.invoke(update_event(SEEDED, {"COLOR": "red", "NOTES": "x"})))
+    assert status == 400
+    assert answer["error"]["problems"] == [
+        {"field": "query.coInfo.COLOR", "message": "unknown field: not part of the vendor's schema"}
+    ]
+    assert updates(control) == []
+
+
+def test_sqs_404_goes_to_the_dlq_with_the_vendors_message(co, control):
+    [missing] = co.send({"id": 99999, "coInfo": {"NOTES": "nobody home"}})
+    co.send({"id": SEEDED, "coInfo": {"NOTES": "fine"}})
+    _, failed = co.deliver()
+    assert failed == []
+    [dead] = co.dead_letters()
+    attributes = attributes_of(dead)
+    assert attributes["error_class"] == "vendor_rejected" and attributes["vendor_status"] == "404"
+    assert attributes["source_message_id"] == missing and "99999" in attributes["error_message"]
+    assert change_order(control, SEEDED)["NOTES"] == "fine"
+
+
+def test_sqs_429_waits_for_the_window_and_is_not_dead_lettered(co, control):
+    control.post("/_sandbox/config", json={"constructiononline": {"hourly_limit": 1, "hourly_window_seconds": 4}})
+    co.send({"id": SEEDED, "coInfo": {"NOTES": "first"}})
+    co.deliver()
+    co.new_container()
+    [waiting] = co.send({"id": SEEDED, "coInfo": {"NOTES": "second"}})
+    # An invocation with less time left than the window (as with the real hourly window): it cannot wait inside.
+    _, failed = co.deliver(timeout=4)
+    assert failed == [waiting]
+    assert co.visible() == [] and co.dead_letters() == []  # invisible until the window ends, not before
+    time.sleep(1.5)
+    assert co.visible() == []  # still inside the window
+    deadline = time.monotonic() + 10
+    while not co.visible() and time.monotonic() < deadline:
+        time.sleep(0.25)
+    event, failed = co.deliver()
+    assert [r["messageId"] for r in event["Records"]] == [waiting] and failed == []
+    assert change_order(control, SEEDED)["NOTES"] == "second"
+    assert co.dead_letters() == []
+
+
+def test_api_429_answers_with_the_vendors_wait_as_retry_after(co, control):
+    control.post("/_sandbox/config", json={"constructiononline": {"hourly_limit": 1}})
+    assert reply(co.invoke(update_event(SEEDED, {"NOTES": "first"})))[0] == 200
+    response = co.invoke(update_event(SEEDED, {"NOTES": "second"}))
+    status, answer = reply(response)
+    assert status == 429 and answer["error"]["failure"] == "rate_limited"
+    assert "500 requests per hour" not in answer["error"]["message"]  # the configured limit is named
+    assert "1 requests per hour" in answer["error"]["message"]
+    assert 3500 < int(response["multiValueHeaders"]["Retry-After"][0]) <= 3601
+
+
+def test_records_of_one_batch_are_sent_concurrently(co, control):
+    control.post(
+        "/_sandbox/faults",
+        json={"route": "constructiononline.update", "kind": "latency", "count": 4, "delay_ms": 500},
+    )
+    ids = [1234567, 1234568, 1234569, 1234567]
+    co.send(*({"id": i, "coInfo": {"NOTES": f"n{n}"}} for n, i in enumerate(ids)))
+    _, failed = co.deliver()
+    assert failed == []
+    calls = updates(control)
+    assert len(calls) == 4
+    # Requests in flight together, from the sandbox's own clock: the three change orders at once, while the
+    # second update of 1234567 waits for its first so the two land in queue order.
+    most_at_once = max(
+        sum(1 for other in calls if other["received_at"] <= call["received_at"] < other["answered_at"])
+        for call in calls
+    )
+    assert most_at_once == 3
+    assert change_order(control, 1234567)["NOTES"] == "n3"

@@ -1,0 +1,197 @@
+"""What template.yaml promises, read from the SAM transform's output (as CloudFormation will see it)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from connectors.observability import METRICS_NAMESPACE
+from devkit.template import function, load_template, resources_of_type
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Expected:
+    vendor: str
+    queue: str
+    dead_letter_queue: str
+    route: tuple[str, str]
+    shares_rate_limit: bool
+
+
+FUNCTIONS = {
+    "ProcorePcoSyncFunction": Expected(
+        "procore",
+        "ProcorePcoSyncQueue",
+        "ProcorePcoSyncDeadLetterQueue",
+        ("PATCH", "/procore/rest/v1.0/potential_change_orders/sync"),
+        shares_rate_limit=True,
+    ),
+    "PrimeChangeOrderSovBatchFunction": Expected(
+        "prime",
+        "PrimeChangeOrderSovBatchQueue",
+        "PrimeChangeOrderSovBatchDeadLetterQueue",
+        ("POST", "/prime/primeapi/restapi/changeOrderSOV/batch"),
+        shares_rate_limit=True,
+    ),
+    "ConstructionOnlineChangeOrderUpdateFunction": Expected(
+        "constructiononline",
+        "ConstructionOnlineChangeOrderUpdateQueue",
+        "ConstructionOnlineChangeOrderUpdateDeadLetterQueue",
+        ("PUT", "/constructiononline/api/ChangeOrders/{id}"),
+        shares_rate_limit=False,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load_template(REPO / "template.yaml")
+
+
+def role_statements(template, logical_id):
+    role = template["Resources"][f"{logical_id}Role"]["Properties"]
+    return [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def actions(statement):
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+def test_globals_give_every_function_the_runtime_tracing_and_the_shared_layer(template):
+    for logical_id, resource in resources_of_type(template, "AWS::Lambda::Function").items():
+        properties = resource["Properties"]
+        assert properties["Runtime"] == "python3.13", logical_id
+        assert properties["TracingConfig"] == {"Mode": "Active"}, logical_id
+        [layer] = properties["Layers"]
+        assert template["Resources"][layer["Ref"]]["Type"] == "AWS::Lambda::LayerVersion"
+
+
+@pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
+def test_each_function_has_its_api_route_and_its_queue(template, logical_id, expected):
+    spec = function(template, REPO, logical_id)
+    assert [(r.method, r.path) for r in spec.api_routes] == [expected.route]
+    [source] = spec.sqs_sources
+    assert source.queue == expected.queue
+    assert source.function_response_types == ("ReportBatchItemFailures",)
+    assert source.batch_size > 1  # partial batch responses, not BatchSize 1
+
+
+@pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
+def test_queue_visibility_is_at_least_six_times_the_timeout_and_redrives_to_its_dlq(template, logical_id, expected):
+    spec = function(template, REPO, logical_id)
+    queue = template["Resources"][expected.queue]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * spec.timeout
+    redrive = queue["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [expected.dead_letter_queue, "Arn"]}
+    assert redrive["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+
+
+@pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
+def test_a_function_reads_only_its_vendors_connection_secrets_and_the_webhook_secret(template, logical_id, expected):
+    statements = role_statements(template, logical_id)
+    secret_statements = [s for s in statements if any(a.startswith("secretsmanager:") for a in actions(s))]
+    assert [actions(s) for s in secret_statements] == [["secretsmanager:GetSecretValue"]]
+    resources = [json.dumps(r) for r in secret_statements[0]["Resource"]]
+    assert len(resources) == 2
+    assert any(f":secret:${{ConnectionSecretPrefix}}/{expected.vendor}/*" in r for r in resources)
+    assert any(":secret:${ConnectionSecretPrefix}/webhook-??????" in r for r in resources)
+
+
+@pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
+def test_a_function_touches_only_its_own_queue_and_dead_letter_queue(template, logical_id, expected):
+    sqs_statements = [s for s in role_statements(template, logical_id) if any(a.startswith("sqs:") for a in actions(s))]
+    granted = sorted((action, s["Resource"]["Fn::GetAtt"][0]) for s in sqs_statements for action in actions(s))
+    own = expected.queue
+    assert granted == sorted(
+        [
+            ("sqs:ReceiveMessage", own),
+            ("sqs:DeleteMessage", own),
+            ("sqs:GetQueueAttributes", own),
+            ("sqs:ChangeMessageVisibility", own),
+            ("sqs:SendMessage", own),
+            ("sqs:SendMessage", expected.dead_letter_queue),
+        ]
+    )
+
+
+@pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
+def test_a_function_uses_only_the_tables_it_is_told_about(template, logical_id, expected):
+    statements = role_statements(template, logical_id)
+    granted = sorted(
+        (action, s["Resource"]["Fn::GetAtt"][0])
+        for s in statements
+        for action in actions(s)
+        if action.startswith("dynamodb:")
+    )
+    records = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    wanted = [(action, "IdempotencyTable") for action in records]
+    told = {"IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"}}
+    if expected.shares_rate_limit:
+        wanted += [("dynamodb:GetItem", "RateLimitTable"), ("dynamodb:UpdateItem", "RateLimitTable")]
+        told["RATE_LIMIT_TABLE"] = {"Ref": "RateLimitTable"}
+    assert granted == sorted(wanted)
+    environment = function(template, REPO, logical_id).environment
+    assert {name: environment.get(name) for name in ("IDEMPOTENCY_TABLE", "RATE_LIMIT_TABLE")} == {
+        "IDEMPOTENCY_TABLE": told["IDEMPOTENCY_TABLE"],
+        "RATE_LIMIT_TABLE": told.get("RATE_LIMIT_TABLE"),
+    }
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_a_role_reaches_no_service_beyond_secrets_queues_and_tables(template, logical_id):
+    services = {action.split(":")[0] for s in role_statements(template, logical_id) for action in actions(s)}
+    assert services == {"secretsmanager", "sqs", "dynamodb"}
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_a_role_has_no_managed_policy_beyond_logging_and_tracing(template, logical_id):
+    managed = template["Resources"][f"{logical_id}Role"]["Properties"]["ManagedPolicyArns"]
+    names = sorted(json.dumps(arn).rsplit("/", 1)[-1].strip('"}') for arn in managed)
+    assert names == ["AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"]
+    function_role = template["Resources"][logical_id]["Properties"]["Role"]
+    assert function_role == {"Fn::GetAtt": [f"{logical_id}Role", "Arn"]}
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_nothing_in_a_role_allows_every_action_or_every_resource(template, logical_id):
+    for statement in role_statements(template, logical_id):
+        assert "*" not in actions(statement)
+        assert statement["Resource"] != "*"
+
+
+def test_outputs_give_the_api_url_and_every_queue_url(template):
+    queues = {name for e in FUNCTIONS.values() for name in (e.queue, e.dead_letter_queue)}
+    assert {"ApiUrl"} | {f"{q}Url" for q in queues} <= set(template["Outputs"])
+
+
+def test_every_function_of_the_template_is_checked_here(template):
+    assert set(resources_of_type(template, "AWS::Lambda::Function")) == set(FUNCTIONS)
+
+
+def test_the_layer_is_built_by_sam_for_python_3_13_from_pinned_requirements():
+    sam_template = (REPO / "template.yaml").read_text()
+    assert re.search(r"Type: AWS::Serverless::LayerVersion(.|\n)*?BuildMethod: python3\.13", sam_template)
+    requirements = (REPO / "layers/shared/requirements.txt").read_text().splitlines()
+    pins = [line for line in requirements if line and not line.startswith("#")]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][0-9A-Za-z.]*", line) for line in pins)
+
+
+@pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
+def test_each_function_has_alarms_on_its_dead_letters_and_on_authentication_failures(template, logical_id, expected):
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    service = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    watched = {(a["Properties"]["MetricName"], json.dumps(a["Properties"]["Dimensions"][0]["Value"])) for a in alarms}
+    dead_letter_queue = json.dumps({"Fn::GetAtt": [expected.dead_letter_queue, "QueueName"]})
+    assert ("ApproximateNumberOfMessagesVisible", dead_letter_queue) in watched
+    assert ("UnauthenticatedCalls", json.dumps(service)) in watched
+    # The alarm watches the namespace the functions publish to (set in code, not read from the environment).
+    assert {
+        a["Properties"]["Namespace"] for a in alarms if a["Properties"]["MetricName"] == "UnauthenticatedCalls"
+    } == {METRICS_NAMESPACE}

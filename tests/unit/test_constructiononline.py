@@ -1,0 +1,105 @@
+"""ConstructionOnline: the coInfo model, its encoding into the URL, and ordered concurrent updates."""
+
+import json
+import threading
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from connectors.deadline import Deadline
+from connectors.failures import FailureClass, vendor_rejected
+from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInfo
+from connectors.models.errors import invalid_input_from
+from connectors.models.exact_json import loads_exact
+from constructiononline_change_order_update.client import MAX_QUERY_LENGTH, update_url, wait_from_message
+from constructiononline_change_order_update.operation import update_change_orders
+
+
+def problems(co_info):
+    with pytest.raises(ValidationError) as caught:
+        CoInfo.model_validate(co_info)
+    return {p.field: p.message for p in invalid_input_from(caught.value, "coInfo").problems}
+
+
+def test_money_and_quantities_keep_their_exact_decimal_text():
+    info = CoInfo.model_validate(loads_exact('{"COST_MONEY": 340.990, "QTY": "12.5000", "PRICE": 12345678901234.5678}'))
+    assert info.wire() == {"COST_MONEY": "340.990", "QTY": "12.5000", "PRICE": "12345678901234.5678"}
+
+
+@pytest.mark.parametrize(("given", "sent"), [("approved", "1"), ("Draft", "3"), (0, "0"), ("2", "2")])
+def test_condition_takes_numbers_and_names(given, sent):
+    assert CoInfo.model_validate({"CONDITION": given}).wire() == {"CONDITION": sent}
+
+
+def test_unknown_properties_and_bad_values_are_refused_by_name():
+    found = problems({"COLOR": "red", "CONDITION": 7, "DATE_CLOSED": "11/30/2026", "COST_MONEY": "a lot"})
+    assert set(found) == {"COLOR", "CONDITION", "DATE_CLOSED", "COST_MONEY"}
+    assert "unknown field" in found["COLOR"]
+
+
+def test_an_empty_coinfo_is_refused():
+    assert "at least one property" in next(iter(problems({}).values()))
+
+
+def test_the_query_string_carries_any_character_exactly():
+    tricky = 'Quote " & amp # hash + plus % pct space\nnewline Façade — 漢字 😀 /slash ?q=1'
+    url = update_url("https://api.constructiononline.com", 42, CoInfo(DETAILS=tricky))
+    query = urlsplit(url).query
+    assert " " not in query and "#" not in query and "+" not in query
+    assert json.loads(parse_qs(query, strict_parsing=True)["coInfo"][0]) == {"DETAILS": tricky}
+
+
+def test_an_update_too_long_for_a_url_is_refused_before_sending():
+    with pytest.raises(Exception, match=f"at most {MAX_QUERY_LENGTH}"):
+        update_url("https://api.constructiononline.com", 42, CoInfo(NOTES="é" * 600))
+
+
+def test_the_wait_is_read_from_the_429_message():
+    answer = httpx.Response(
+        429, json={"Message": "API rate limit exceeded: 500 requests per hour. Try again in 1234 seconds."}
+    )
+    assert wait_from_message(answer) == 1234.0
+
+
+class FakeConstructionOnline:
+    def __init__(self, missing=()):
+        self.missing = set(missing)
+        self.applied: list[tuple[int, str]] = []
+        self.active = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def update(self, change_order_id, co_info, deadline):
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(0.05)
+        with self.lock:
+            self.active -= 1
+            self.applied.append((change_order_id, co_info.NOTES))
+        if change_order_id in self.missing:
+            raise vendor_rejected("constructiononline answered 404: No change order with ID", 404)
+        return {"ID": change_order_id, "NOTES": co_info.NOTES}
+
+
+def command(change_order_id, notes):
+    return ChangeOrderUpdateCommand(id=change_order_id, coInfo=CoInfo(NOTES=notes))
+
+
+def test_updates_go_out_concurrently_within_the_bound():
+    fake = FakeConstructionOnline()
+    commands = [command(i, f"n{i}") for i in range(1, 9)]
+    results = update_change_orders(commands, lambda _: fake, Deadline.in_seconds(30), concurrency=4)
+    assert fake.peak == 4
+    assert [r.record["ID"] for r in results if r.record] == list(range(1, 9))
+
+
+def test_updates_to_one_change_order_keep_their_order_and_404_is_a_rejection():
+    fake = FakeConstructionOnline(missing={9})
+    commands = [command(5, "first"), command(9, "ghost"), command(5, "second"), command(5, "third")]
+    results = update_change_orders(commands, lambda _: fake, Deadline.in_seconds(30), concurrency=4)
+    assert [notes for co, notes in fake.applied if co == 5] == ["first", "second", "third"]
+    assert results[1].failure is not None and results[1].failure.failure is FailureClass.VENDOR_REJECTED
