@@ -11,6 +11,7 @@ expected. Either way it stops everything it started.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
@@ -138,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true", help="keep serving after the samples, until Ctrl-C")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="API port (default 3000; 0: a free one)")
     arguments = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # Through a pipe (make run | tee, a test) stdout is block-buffered: "Serving;" would wait for the next line.
+        sys.stdout.reconfigure(line_buffering=True)
     template = load_template(REPO_ROOT / "template.yaml")
     ok = True
     with ExitStack() as running:
