@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import httpx
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from pydantic import BaseModel
 
 from connectors.auth.webhook import CallerVerifier, WebhookCredentials
@@ -20,7 +21,38 @@ from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import Idempotency
 from connectors.secrets import SecretNotFound, SecretStore
 from connectors.settings import Settings, load_settings
-from connectors.triggers import QueueSettings
+from connectors.triggers import QueueClient, QueueSettings
+
+
+class LazyQueueClient:
+    """The SQS client, made on its first call.
+
+    API requests never use it and most batches settle through the partial batch response alone (it only requeues
+    and dead-letters), so a cold start should not pay the ~100 ms that building a boto3 client costs.
+    """
+
+    def __init__(self, make: Callable[[], QueueClient]) -> None:
+        self._make = make
+        self._client: QueueClient | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> QueueClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client
+
+    def send_message_batch(self, **arguments: Any) -> Any:
+        """boto3's ``send_message_batch``."""
+        return self._get().send_message_batch(**arguments)
+
+    def send_message(self, **arguments: Any) -> Any:
+        """boto3's ``send_message``."""
+        return self._get().send_message(**arguments)
+
+    def change_message_visibility(self, **arguments: Any) -> Any:
+        """boto3's ``change_message_visibility``."""
+        return self._get().change_message_visibility(**arguments)
 
 
 class Container[Client]:
@@ -34,14 +66,18 @@ class Container[Client]:
         settings: Settings | None = None,
         secrets: SecretStore | None = None,
         http: httpx.Client | None = None,
-        sqs: Any = None,
+        sqs: QueueClient | None = None,
     ) -> None:
         self.function = function
         self.vendor = vendor
         self.settings = settings or load_settings()
-        self.secrets = secrets or SecretStore(max_age=self.settings.secrets_max_age)
+        # One session for every AWS client: botocore loads its endpoint and model files once per session.
+        self._aws = boto3.session.Session()
+        self.secrets = secrets or SecretStore(
+            SecretsProvider(boto3_client=self._aws.client("secretsmanager")), max_age=self.settings.secrets_max_age
+        )
         self.http = http or httpx.Client(follow_redirects=False)
-        self.sqs = sqs or boto3.client("sqs")
+        self.sqs: QueueClient = sqs or LazyQueueClient(lambda: self._aws.client("sqs"))
         self._build_client = build_client
         self._clients: dict[str, Client] = {}
         self._lock = threading.Lock()
@@ -75,7 +111,7 @@ class Container[Client]:
         if table is None:
             return None
         return Idempotency(
-            self.function, table, self.settings.idempotency_expires_after_seconds, boto3.client("dynamodb")
+            self.function, table, self.settings.idempotency_expires_after_seconds, self._aws.client("dynamodb")
         )
 
     def verifier(self) -> CallerVerifier:
