@@ -112,6 +112,18 @@ def test_api_429_answers_with_the_vendors_wait_as_retry_after(co, control):
     assert 3500 < int(response["multiValueHeaders"]["Retry-After"][0]) <= 3601
 
 
+def test_a_429_one_container_saw_holds_every_container_of_the_connection(co, control):
+    control.post("/_sandbox/config", json={"constructiononline": {"hourly_limit": 1}})
+    assert reply(co.invoke(update_event(SEEDED, {"NOTES": "first"})))[0] == 200
+    assert reply(co.invoke(update_event(SEEDED, {"NOTES": "second"})))[0] == 429
+    co.new_container()  # another warm container: no pause of its own, only the rate limit table's
+    response = co.invoke(update_event(SEEDED, {"NOTES": "third"}))
+    status, answer = reply(response)
+    assert status == 429 and answer["error"]["failure"] == "rate_limited"
+    assert 3500 < int(response["multiValueHeaders"]["Retry-After"][0]) <= 3601
+    assert [json.loads(call["query"]["coInfo"])["NOTES"] for call in updates(control)] == ["first", "second"]
+
+
 def test_records_of_one_batch_are_sent_concurrently(co, control):
     control.post(
         "/_sandbox/faults",

@@ -44,7 +44,7 @@ FUNCTIONS = {
         "ConstructionOnlineChangeOrderUpdateQueue",
         "ConstructionOnlineChangeOrderUpdateDeadLetterQueue",
         ("PUT", "/constructiononline/api/ChangeOrders/{id}"),
-        shares_rate_limit=False,
+        shares_rate_limit=True,
     ),
 }
 
