@@ -34,17 +34,26 @@ def seed_webhook_secret(stack: LocalStack) -> None:
     )
 
 
-def seed_connections(stack: LocalStack, sandbox_url: str, connection: str = "default") -> None:
-    """The webhook secret and a connection for every vendor, all pointing at the sandbox."""
+def seed_connections(
+    stack: LocalStack,
+    sandbox_url: str,
+    connection: str = "default",
+    constructiononline_budget: tuple[int, int] | None = None,
+) -> None:
+    """The webhook secret and a connection for every vendor, all pointing at the sandbox.
+
+    ``constructiononline_budget`` (requests, seconds) is the ConstructionOnline connection's window budget, for a
+    sandbox whose windows are shortened; None leaves the function's default, the vendor's 500 an hour.
+    """
     seed_webhook_secret(stack)
     seed_procore_connection(stack, sandbox_url, connection)
     prefix = secret_prefix(stack)
     put_secret(stack.endpoint_url, f"{prefix}/prime/{connection}", {**SANDBOX_PRIME_USER, "base_url": sandbox_url})
-    put_secret(
-        stack.endpoint_url,
-        f"{prefix}/constructiononline/{connection}",
-        {**SANDBOX_CONSTRUCTIONONLINE_ACCOUNT, "base_url": sandbox_url},
-    )
+    constructiononline: dict[str, str | int] = {**SANDBOX_CONSTRUCTIONONLINE_ACCOUNT, "base_url": sandbox_url}
+    if constructiononline_budget is not None:
+        requests, seconds = constructiononline_budget
+        constructiononline |= {"requests_per_window": requests, "window_seconds": seconds}
+    put_secret(stack.endpoint_url, f"{prefix}/constructiononline/{connection}", constructiononline)
 
 
 def seed_procore_connection(stack: LocalStack, sandbox_url: str, connection: str = "default") -> None:

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, Any] = {"parameters": _parameters(arguments)}
     config = sandbox_config(arguments.latency_ms, arguments.constructiononline_per_second)
-    with bench_stack(arguments.output) as bench:
+    with bench_stack(arguments.output, arguments.constructiononline_per_second) as bench:
         writes = dynamodb_writes_per_second(bench.stack.endpoint_url)
         results["parameters"]["emulator_dynamodb_writes_per_second"] = round(writes, 1)
         cold = [

@@ -57,15 +57,18 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(output: Path) -> Iterator[BenchStack]:
-    """Start the emulator and the sandbox, provision the template's stack and seed its connection secrets."""
+def bench_stack(output: Path, constructiononline_per_second: int) -> Iterator[BenchStack]:
+    """Start the emulator and the sandbox, provision the template's stack and seed its connection secrets.
+
+    The ConstructionOnline connection's budget is the bench's shortened window (see ``sandbox_config``).
+    """
     template = load_template(REPO_ROOT / "template.yaml")
     output.mkdir(parents=True, exist_ok=True)
     with ExitStack() as running:
         moto = running.enter_context(start_emulator())
         sandbox = running.enter_context(sandbox_process())
         stack = provision(template, moto.endpoint_url)
-        seed_connections(stack, sandbox.url)
+        seed_connections(stack, sandbox.url, constructiononline_budget=(constructiononline_per_second, 1))
         control = running.enter_context(httpx.Client(base_url=sandbox.url, timeout=120))
         deliveries = running.enter_context((output / "deliveries.log").open("w"))
         yield BenchStack(stack, sandbox.url, control, output, deliveries)

@@ -86,7 +86,7 @@ def test_bench_writes_consistent_figures_and_the_readme_table(tmp_path: Path) ->
 
 def test_counted_calls_are_the_sandbox_log_and_every_record_landed(tmp_path: Path) -> None:
     records = 25
-    with bench_stack(tmp_path) as bench, function_runtimes(bench, 2):
+    with bench_stack(tmp_path, constructiononline_per_second=1000) as bench, function_runtimes(bench, 2):
         for vendor in (PROCORE, CONSTRUCTIONONLINE):
             prepare_sandbox(bench.control, sandbox_config(5, 1000), vendor, records)
             tokens = [f"test-{vendor.key}-{index}" for index in range(records)]

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from devkit.local_secrets import LOCAL_BEARER_TOKEN
+from devkit.aws import put_secret
+from devkit.local_secrets import LOCAL_BEARER_TOKEN, SANDBOX_CONSTRUCTIONONLINE_ACCOUNT, secret_prefix
 from tests.integration.conftest import api_event, attributes_of, reply, vendor_requests
 
 pytestmark = pytest.mark.integration
@@ -122,6 +123,26 @@ def test_a_429_one_container_saw_holds_every_container_of_the_connection(co, con
     assert status == 429 and answer["error"]["failure"] == "rate_limited"
     assert 3500 < int(response["multiValueHeaders"]["Retry-After"][0]) <= 3601
     assert [json.loads(call["query"]["coInfo"])["NOTES"] for call in updates(control)] == ["first", "second"]
+
+
+def test_the_connection_budget_holds_updates_back_before_the_vendor_would_refuse(co, control, stack, sandbox):
+    # Windows start at multiples of their length since the epoch: the next one of 10^9 s is in 2033.
+    budgeted = {**SANDBOX_CONSTRUCTIONONLINE_ACCOUNT, "base_url": sandbox.url}
+    budgeted |= {"requests_per_window": 2, "window_seconds": 10**9}
+    put_secret(stack.endpoint_url, f"{secret_prefix(stack)}/constructiononline/budgeted", budgeted)
+    answers = []
+    for n in range(3):
+        event = api_event(
+            "PUT",
+            f"/constructiononline/api/ChangeOrders/{SEEDED}",
+            None,
+            BEARER,
+            {"coInfo": json.dumps({"NOTES": f"budgeted {n}"}), "connection": "budgeted"},
+        )
+        answers.append(co.invoke(event))
+    assert [reply(answer)[0] for answer in answers] == [200, 200, 429]
+    assert int(answers[2]["multiValueHeaders"]["Retry-After"][0]) > 3600
+    assert [json.loads(call["query"]["coInfo"])["NOTES"] for call in updates(control)] == ["budgeted 0", "budgeted 1"]
 
 
 def test_records_of_one_batch_are_sent_concurrently(co, control):

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from connectors.limiter import LocalLimiter, SharedLimiter, limiter_key
+from connectors.limiter import Budget, LocalLimiter, SharedLimiter, limiter_key
 from devkit.aws import dynamodb_client
 
 pytestmark = pytest.mark.integration
@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 START = 1_800_000_000
 LIMIT = 5
 CONTAINERS = 4
+BUDGET = Budget(LIMIT, 1)
 KEY = limiter_key("prime", "default")
 
 
@@ -72,11 +73,11 @@ def table(moto) -> Iterator[str]:
     client.delete_table(TableName=name)
 
 
-def container(moto, table, clock, rate=float(LIMIT), turn=None):
+def container(moto, table, clock, budget=BUDGET, turn=None):
     client: Any = dynamodb_client(moto.endpoint_url)
     if turn is not None:
         client = TakingTurns(client, turn)
-    return SharedLimiter(client, table, KEY, rate, clock=clock.time)
+    return SharedLimiter(client, table, KEY, budget, clock=clock.time)
 
 
 def test_containers_sharing_the_table_together_stay_within_the_budget_per_window(moto, table):
@@ -104,10 +105,10 @@ def test_containers_sharing_the_table_together_stay_within_the_budget_per_window
     assert granted == dict.fromkeys(windows, LIMIT)
 
 
-@pytest.mark.parametrize("rate", [None, float(LIMIT)], ids=["pauses-only", "with-rate"])
-def test_a_pause_recorded_by_one_container_is_honoured_by_another(moto, table, rate):
+@pytest.mark.parametrize("budget", [None, BUDGET], ids=["pauses-only", "with-budget"])
+def test_a_pause_recorded_by_one_container_is_honoured_by_another(moto, table, budget):
     clock = Clock(START + 0.5)
-    first, second = container(moto, table, clock, rate), container(moto, table, clock, rate)
+    first, second = container(moto, table, clock, budget), container(moto, table, clock, budget)
     assert second.reserve() == 0.0
     first.pause_until(START + 30)
     assert second.reserve() == pytest.approx(29.5)
@@ -132,9 +133,9 @@ def test_items_carry_the_ttl_attribute(moto, table):
 
 def test_a_missing_table_falls_back_to_the_local_limiter_with_one_warning(moto, logs):
     clock = Clock(START)
-    fallback = LocalLimiter(2.0, clock=clock.time, wall_clock=clock.time)
+    fallback = LocalLimiter(Budget(1, 1), clock=clock.time, wall_clock=clock.time)
     client = dynamodb_client(moto.endpoint_url)
-    limiter = SharedLimiter(client, "NoSuchTable", KEY, 2.0, clock=clock.time, fallback=fallback)
-    assert [limiter.reserve(), limiter.reserve()] == [0.0, pytest.approx(0.5)]
+    limiter = SharedLimiter(client, "NoSuchTable", KEY, Budget(2, 1), clock=clock.time, fallback=fallback)
+    assert [limiter.reserve(), limiter.reserve()] == [0.0, pytest.approx(1.0)]  # the local budget
     warnings = [line for line in logs.getvalue().splitlines() if "Rate limit table unusable" in line]
     assert len(warnings) == 1 and "ResourceNotFoundException" in warnings[0]

@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from connectors.limiter import (
+    Budget,
     CounterState,
     LocalLimiter,
     Move,
@@ -16,12 +17,12 @@ from connectors.limiter import (
     connection_limiter,
     limiter_key,
     next_move,
-    window_budget,
 )
 from connectors.observability import logger
 
 NOW = 1_700_000_000.0
 WINDOW = int(NOW)
+PRIME_BUDGET = Budget(5, 1)
 
 
 class Clock:
@@ -70,9 +71,9 @@ def failed(code):
     return ClientError({"Error": {"Code": code, "Message": "arn:aws:iam::123456789012:role/secret-ish"}}, "UpdateItem")
 
 
-def shared(table, rate=5.0, clock=None, fallback=None):
+def shared(table, budget=PRIME_BUDGET, clock=None, fallback=None):
     clock = clock or Clock()
-    return SharedLimiter(table, "RateLimitTable", "prime#default#limit", rate, clock=clock.time, fallback=fallback)
+    return SharedLimiter(table, "RateLimitTable", "prime#default#limit", budget, clock=clock.time, fallback=fallback)
 
 
 def update_kind(call):
@@ -97,15 +98,20 @@ def warnings():
 # The local limiter
 
 
-def test_the_local_limiter_spaces_requests_one_over_the_rate_apart():
-    clock = Clock()
-    limiter = LocalLimiter(4.0, clock=clock.time, wall_clock=clock.time)
-    assert limiter.reserve() == 0.0
-    assert limiter.reserve() == pytest.approx(0.25)
-    clock.now += 0.1
-    assert limiter.reserve() == pytest.approx(0.15)
-    clock.now += 0.15
-    assert limiter.reserve() == 0.0
+def test_the_local_limiter_allows_the_budget_per_window_then_waits_for_the_next():
+    clock = Clock(NOW + 0.25)
+    limiter = LocalLimiter(Budget(2, 1), clock=clock.time, wall_clock=clock.time)
+    assert [limiter.reserve() for _ in range(3)] == [0.0, 0.0, pytest.approx(0.75)]
+    clock.now += 0.75
+    assert [limiter.reserve() for _ in range(3)] == [0.0, 0.0, pytest.approx(1.0)]
+
+
+def test_an_hourly_budget_lets_a_burst_through_then_waits_out_the_hour():
+    clock = Clock(NOW + 600)
+    limiter = LocalLimiter(Budget(500, 3600), clock=clock.time, wall_clock=clock.time)
+    assert all(limiter.reserve() == 0.0 for _ in range(500))
+    window_end = (NOW + 600) // 3600 * 3600 + 3600
+    assert limiter.reserve() == pytest.approx(window_end - clock.now)
 
 
 def test_the_local_limiter_without_a_rate_only_holds_pauses():
@@ -142,8 +148,14 @@ def test_the_local_pause_is_kept_on_the_monotonic_clock():
     [(50.0, (1, 50)), (55.5, (1, 55)), (1.0, (1, 1)), (0.5, (2, 1)), (0.4, (3, 1)), (1 / 3, (3, 1)), (0.3, (4, 1))],
 )
 def test_the_window_never_allows_more_than_the_rate(rate, budget):
-    seconds, limit = window_budget(rate)
-    assert (seconds, limit) == budget and limit / seconds <= rate
+    found = Budget.per_second(rate)
+    assert (found.seconds, found.requests) == budget and found.requests / found.seconds <= rate
+
+
+@pytest.mark.parametrize(("requests", "seconds"), [(0, 1), (1, 0), (-5, 3600)])
+def test_an_empty_budget_is_refused(requests, seconds):
+    with pytest.raises(ValueError, match="at least one request and one second"):
+        Budget(requests, seconds)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +227,7 @@ def test_a_shared_pause_is_honoured_before_counting():
 
 def test_without_a_rate_a_reservation_is_one_read_of_the_pause():
     table = ScriptedTable({"Item": {"paused_until": {"N": str(NOW + 4)}}}, {})
-    limiter = shared(table, rate=None)
+    limiter = shared(table, budget=None)
     assert limiter.reserve() == pytest.approx(4.0)
     assert limiter.reserve() == 0.0
     assert [operation for operation, _ in table.calls] == ["get_item", "get_item"]
@@ -247,11 +259,11 @@ def test_a_later_pause_already_recorded_is_not_an_error(warnings):
 )
 def test_an_unusable_table_falls_back_to_the_local_limiter_and_warns_once(error, warnings):
     clock = Clock()
-    fallback = LocalLimiter(2.0, clock=clock.time, wall_clock=clock.time)
+    fallback = LocalLimiter(Budget(1, 1), clock=clock.time, wall_clock=clock.time)
     table = ScriptedTable(error)
-    limiter = shared(table, rate=2.0, clock=clock, fallback=fallback)
+    limiter = shared(table, budget=Budget(2, 1), clock=clock, fallback=fallback)
     assert limiter.reserve() == 0.0
-    assert limiter.reserve() == pytest.approx(0.5)  # the local budget, not the table's
+    assert limiter.reserve() == pytest.approx(1.0)  # the local budget, not the table's
     assert len(table.calls) == 1
     [warning] = warnings()
     assert warning["level"] == "WARNING" and warning["rate_limit_table"] == "RateLimitTable"
@@ -285,7 +297,7 @@ def test_without_a_table_the_connection_gets_a_local_limiter():
     def no_client():
         raise AssertionError("no DynamoDB client without a table")
 
-    assert isinstance(connection_limiter(None, "prime", "default", 50.0, no_client), LocalLimiter)
+    assert isinstance(connection_limiter(None, "prime", "default", Budget(50, 1), no_client), LocalLimiter)
 
 
 def test_with_a_table_the_connection_gets_its_item_in_it():

@@ -8,7 +8,7 @@ from connectors.auth.cached import CachedAuth
 from connectors.auth.constructiononline import constructiononline_headers
 from connectors.container import Container
 from connectors.http import RetryPolicy, VendorHttp
-from connectors.limiter import connection_limiter
+from connectors.limiter import Budget, connection_limiter
 from connectors.models.constructiononline import ConstructionOnlineConnection
 from constructiononline_change_order_update.client import ConstructionOnlineClient, wait_from_message
 
@@ -17,17 +17,19 @@ VENDOR = "constructiononline"
 
 
 def build_client(container: Container[ConstructionOnlineClient], connection: str) -> ConstructionOnlineClient:
-    """A ConstructionOnline client for ``connection``: Basic + APIKey, its pause, the pooled HTTP client.
+    """A ConstructionOnline client for ``connection``: Basic + APIKey, its budget, the pooled HTTP client.
 
-    The vendor's limits are per API key and its 429 says how long to wait: the limiter holds that pause for every
-    warm container (``RATE_LIMIT_TABLE``), so the concurrent senders stop together instead of each spending calls
-    on 429s until it learns of the window itself.
+    The vendor's limits are per API key: the limiter spends the connection's window budget (500 an hour unless
+    the secret says otherwise) and holds any wait a 429 names, for every warm container when ``RATE_LIMIT_TABLE``
+    is set, so the concurrent senders stay within the window together instead of each learning of it from 429s.
     """
     secret = container.connection_secret(connection, ConstructionOnlineConnection)
     policy = RetryPolicy(timeout=container.settings.vendor_timeout_seconds, wait_from_body=wait_from_message)
-    limiter = connection_limiter(container.settings.rate_limit_table, VENDOR, connection, rate=None)
+    first = secret(False)
+    budget = Budget(first.requests_per_window, first.window_seconds)
+    limiter = connection_limiter(container.settings.rate_limit_table, VENDOR, connection, budget)
     http = VendorHttp(container.http, VENDOR, policy, limiter=limiter)
-    return ConstructionOnlineClient(http, str(secret(False).base_url), CachedAuth(constructiononline_headers(secret)))
+    return ConstructionOnlineClient(http, str(first.base_url), CachedAuth(constructiononline_headers(secret)))
 
 
 @functools.cache

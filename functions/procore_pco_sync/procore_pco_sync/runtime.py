@@ -25,7 +25,7 @@ def build_client(container: Container[ProcoreClient], connection: str) -> Procor
     secret = container.connection_secret(connection, ProcoreConnection)
     timeout = container.settings.vendor_timeout_seconds
     auth = CachedAuth(procore_token_fetch(container.http, secret, timeout))
-    limiter = connection_limiter(container.settings.rate_limit_table, VENDOR, connection, rate=None)
+    limiter = connection_limiter(container.settings.rate_limit_table, VENDOR, connection, budget=None)
     http = VendorHttp(container.http, VENDOR, RetryPolicy(timeout=timeout), limiter=limiter)
     return ProcoreClient(http, str(secret(False).api_base_url), auth)
 

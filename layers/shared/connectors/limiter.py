@@ -52,23 +52,45 @@ class Limiter(Protocol):
         ...
 
 
-class LocalLimiter:
-    """This process's budget: requests at least ``1 / rate`` seconds apart, and the pauses it was told of.
+@dataclass(frozen=True)
+class Budget:
+    """At most ``requests`` requests in each fixed window of ``seconds`` (windows start at multiples of ``seconds``)."""
 
-    Thread-safe. Without a rate it only holds the pauses.
+    requests: int
+    seconds: int
+
+    def __post_init__(self) -> None:
+        if self.requests < 1 or self.seconds < 1:
+            raise ValueError(f"a budget needs at least one request and one second, not {self}")
+
+    @classmethod
+    def per_second(cls, rate: float) -> Budget:
+        """The budget that allows at most ``rate`` requests per second on average.
+
+        One second for any rate of 1 or more; longer windows of one request for slower rates.
+        """
+        seconds = max(1, math.ceil(1 / rate))
+        return cls(max(1, math.floor(rate * seconds)), seconds)
+
+
+class LocalLimiter:
+    """This process's budget: ``budget.requests`` per window of its clock, and the pauses it was told of.
+
+    Thread-safe. Without a budget it only holds the pauses.
     """
 
     def __init__(
         self,
-        rate: float | None = None,
+        budget: Budget | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._interval = 1.0 / rate if rate else 0.0
+        self._budget = budget
         self._clock = clock
         self._wall_clock = wall_clock
-        self._next = -math.inf
+        self._window = -math.inf
+        self._used = 0
         self._resume = -math.inf
         self._lock = threading.Lock()
 
@@ -76,26 +98,23 @@ class LocalLimiter:
         """Take a slot now (0.0) or say how long until the next one may be free."""
         with self._lock:
             now = self._clock()
-            ready = max(self._next, self._resume)
-            if now < ready:
-                return ready - now
-            self._next = now + self._interval
-            return 0.0
+            if now < self._resume:
+                return self._resume - now
+            if self._budget is None:
+                return 0.0
+            window = now // self._budget.seconds * self._budget.seconds
+            if window != self._window:
+                self._window, self._used = window, 0
+            if self._used < self._budget.requests:
+                self._used += 1
+                return 0.0
+            return window + self._budget.seconds - now
 
     def pause_until(self, until: float) -> None:
         """Hold requests until the wall-clock time ``until``."""
         with self._lock:
-            # Kept on the monotonic clock, like the spacing, so that a wall-clock step cannot stretch or cut it.
+            # Kept on the monotonic clock, like the windows, so that a wall-clock step cannot stretch or cut it.
             self._resume = max(self._resume, self._clock() + until - self._wall_clock())
-
-
-def window_budget(rate: float) -> tuple[int, int]:
-    """The fixed window in whole seconds and the requests it allows, at most ``rate`` per second on average.
-
-    One second for any rate of 1 or more; longer windows of one request for slower rates.
-    """
-    seconds = max(1, math.ceil(1 / rate))
-    return seconds, max(1, math.floor(rate * seconds))
 
 
 class Move(enum.Enum):
@@ -146,7 +165,7 @@ class SharedLimiter:
     epoch second), the requests granted in it (``used``), the latest pause any container learned from the vendor
     (``paused_until``, epoch seconds) and ``expires_at`` for the table's TTL. A reservation is one conditional
     UpdateItem that counts the request only while the window has room and no pause is on (a GetItem of the pause
-    when there is no rate); a refusal brings the item back as it was, which says how long to wait. A second and
+    when there is no budget); a refusal brings the item back as it was, which says how long to wait. A second and
     third update happen only when this container's guess of the window was stale, at most once per window.
 
     If the table cannot be used (network, permissions, missing table, throttling), the limiter falls back to its
@@ -159,7 +178,7 @@ class SharedLimiter:
         table: DynamoDBClient,
         table_name: str,
         key: str,
-        rate: float | None,
+        budget: Budget | None,
         *,
         clock: Callable[[], float] = time.time,
         fallback: Limiter | None = None,
@@ -168,9 +187,9 @@ class SharedLimiter:
         self._table = table
         self._table_name = table_name
         self.key = key
-        self._budget = window_budget(rate) if rate else None
+        self._budget = budget
         self._clock = clock
-        self._fallback = fallback or LocalLimiter(rate)
+        self._fallback = fallback or LocalLimiter(budget)
         self._table_retry_seconds = table_retry_seconds
         self._seen_window: int | None = None
         self._table_down_until = -math.inf
@@ -183,7 +202,9 @@ class SharedLimiter:
         if now < self._table_down_until:
             return self._fallback.reserve()
         try:
-            return self._pause_left(now) if self._budget is None else self._take_slot(now, *self._budget)
+            if self._budget is None:
+                return self._pause_left(now)
+            return self._take_slot(now, self._budget.seconds, self._budget.requests)
         except (BotoCoreError, ClientError) as error:
             self._table_failed(error, now)
             return self._fallback.reserve()
@@ -293,13 +314,13 @@ def connection_limiter(
     table_name: str | None,
     vendor: str,
     connection: str,
-    rate: float | None,
+    budget: Budget | None,
     table: Callable[[], DynamoDBClient] = table_client,
 ) -> Limiter:
     """The shared limiter on ``table_name`` when one is configured, else this process's own."""
     if table_name is None:
-        return LocalLimiter(rate)
-    return SharedLimiter(table(), table_name, limiter_key(vendor, connection), rate)
+        return LocalLimiter(budget)
+    return SharedLimiter(table(), table_name, limiter_key(vendor, connection), budget)
 
 
 def _number(item: Mapping[str, Any], name: str) -> float | None:

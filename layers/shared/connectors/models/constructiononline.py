@@ -130,3 +130,7 @@ class ConstructionOnlineConnection(BaseModel):
     password: SecretStr
     api_key: SecretStr
     base_url: HttpUrl = HttpUrl("https://api.constructiononline.com")
+    # The vendor's tightest window per API key: 500 requests an hour. Its daily, weekly and monthly limits are
+    # learnt from a 429, whose wait then holds every container of the connection.
+    requests_per_window: int = Field(default=500, ge=1)
+    window_seconds: int = Field(default=3600, ge=1)
