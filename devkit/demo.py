@@ -14,10 +14,8 @@ import argparse
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -32,6 +30,7 @@ from devkit.aws import LocalStack, provision, sqs_client, start_moto
 from devkit.client import send_webhook
 from devkit.local_runtime.runtime import DEFAULT_PORT, LocalRuntime
 from devkit.local_secrets import LOCAL_BEARER_TOKEN, LOCAL_SIGNING_SECRET, secret_prefix, seed_connections
+from devkit.stop_signal import wait_for_stop_signal
 from devkit.template import REPO_ROOT, FunctionSpec, dead_letter_queue, function, load_template
 from devkit.webhook_signing import signed_headers
 
@@ -170,11 +169,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve_until_interrupted() -> None:
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     print("\nServing; deliveries show below as they happen. Ctrl-C stops everything.")
-    stop.wait()
+    wait_for_stop_signal()
 
 
 def _print_try_it(api_url: str, aws_url: str) -> None:

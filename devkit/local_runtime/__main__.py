@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from devkit.aws import provision
 from devkit.invoke import parse_parameter_overrides
 from devkit.local_runtime.runtime import DEFAULT_PORT, DEFAULT_WORKERS_PER_FUNCTION, LocalRuntime
+from devkit.stop_signal import wait_for_stop_signal
 from devkit.template import TemplateError, load_template
 
 
@@ -56,16 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TemplateError, OSError, ValueError, BotoCoreError, ClientError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
-    stopping = threading.Event()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
     print("Serving until SIGINT (Ctrl-C) or SIGTERM.", flush=True)
     try:
-        stopping.wait()
+        wait_for_stop_signal()
     finally:
         runtime.stop()
     print("Stopped: workers ended, port released.", flush=True)
