@@ -119,7 +119,10 @@ def _bench_vendor(
                 flush=True,
             )
     overheads = [overhead_us(vendor, arguments.records, bound.records_per_call) for _ in range(arguments.runs)]
-    return vendor_figures(vendor.key, runs, overheads, peak_memory_mb(bench.function_logs / f"{vendor.function}.log"))
+    peak = peak_memory_mb(bench.function_logs / f"{vendor.function}.log")
+    figures = vendor_figures(vendor.key, runs, overheads, peak)
+    figures["batching_window_seconds"] = bench.source(vendor.function).maximum_batching_window_seconds
+    return figures
 
 
 def peak_memory_mb(function_log: Path) -> int:

@@ -144,9 +144,9 @@ def _bounded_by(section: str, name: str, results: Mapping[str, Any]) -> str:
         return "pydantic validation of each message into the command model, then the update's wire form and JSON"
     if name == "calls_ratio":
         return (
-            f"{figures['records_per_invocation']:.0f} records per invocation: {figures['concurrency']} pollers share "
-            "the queue and each closes its batch when its 1 s batching window ends; a call carries one invocation's "
-            "records"
+            f"{figures['records_per_invocation']:.0f} records per invocation: {figures['concurrency']} pollers "
+            f"share the queue and each closes its batch when its {figures['batching_window_seconds']} s batching "
+            "window ends; a call carries one invocation's records"
         )
     writes = results["parameters"].get("emulator_dynamodb_writes_per_second", 0.0)
     if figures["busy_fraction"] >= BUSY:
@@ -156,8 +156,8 @@ def _bounded_by(section: str, name: str, results: Mapping[str, Any]) -> str:
             f"{writes:.0f} DynamoDB writes/s (a ceiling of {writes / 2:.0f} records/s on this machine)"
         )
     return (
-        f"getting records to the invocations (busy {figures['busy_fraction']:.0%}): polling, the 1 s batching "
-        "window and deletes against the local emulator"
+        f"getting records to the invocations (busy {figures['busy_fraction']:.0%}): polling, the "
+        f"{figures['batching_window_seconds']} s batching window and deletes against the local emulator"
     )
 
 
