@@ -20,6 +20,8 @@ README_END = "<!-- bench:end -->"
 PROCORE_CALL_SIZE = 1000
 # Above this share of the run spent inside invocations, the invocations are what bounds the throughput.
 BUSY = 0.7
+# A run whose calls were refused more often than this was held back by the vendor's 429s.
+REFUSED = 0.05
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,11 @@ def _bounded_by(section: str, name: str, results: Mapping[str, Any]) -> str:
             "window ends; a call carries one invocation's records"
         )
     writes = results["parameters"].get("emulator_dynamodb_writes_per_second", 0.0)
+    if figures["refused_calls"] > REFUSED * figures["vendor_calls"]:
+        return (
+            f"the vendor's refusals: {figures['refused_calls']:g} of {figures['vendor_calls']:g} calls answered 429, "
+            "each a wasted call and a pause for every container until the vendor's window reopens"
+        )
     if figures["busy_fraction"] >= BUSY:
         return (
             f"the invocations (busy {figures['busy_fraction']:.0%}): {figures['invocation_ms_per_record']:.1f} ms "

@@ -1,0 +1,48 @@
+"""What the bench says held a missed target back, from the figures alone."""
+
+from devkit.bench.report import check_targets
+
+
+def results(refused_calls: int, busy_fraction: float) -> dict:
+    vendor = {
+        "throughput_ratio_to_bound": 0.5,
+        "refused_calls": refused_calls,
+        "vendor_calls": 1000,
+        "busy_fraction": busy_fraction,
+        "invocation_ms_per_record": 20.0,
+        "batching_window_seconds": 3,
+        "records_per_invocation": 300.0,
+        "concurrency": 5,
+        "calls_ratio": 1.0,
+        "overhead_us": 10.0,
+    }
+    return {
+        "parameters": {"emulator_dynamodb_writes_per_second": 140.0},
+        "procore": dict(vendor),
+        "prime": dict(vendor),
+        "constructiononline": dict(vendor),
+        "cold_start": {
+            "ratio": 1.0,
+            "function": "F",
+            "functions": {"F": {"ms": 100.0, "init_ms": 20.0, "third_party_ms": 100.0, "top_self_imports_ms": []}},
+        },
+    }
+
+
+def bounded_by(figures: dict, key: str) -> str:
+    return next(target["bounded_by"] for target in check_targets(figures) if target["key"] == key)
+
+
+def test_a_run_the_vendor_refused_often_names_the_refusals():
+    said = bounded_by(results(refused_calls=200, busy_fraction=0.95), "constructiononline.throughput_ratio_to_bound")
+    assert said.startswith("the vendor's refusals: 200 of 1000 calls answered 429")
+
+
+def test_a_busy_run_without_refusals_names_the_invocations():
+    said = bounded_by(results(refused_calls=10, busy_fraction=0.95), "constructiononline.throughput_ratio_to_bound")
+    assert said.startswith("the invocations (busy 95%)")
+
+
+def test_an_idle_run_names_the_way_records_reach_the_invocations():
+    said = bounded_by(results(refused_calls=0, busy_fraction=0.4), "procore.throughput_ratio_to_bound")
+    assert "the 3 s batching window" in said
