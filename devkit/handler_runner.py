@@ -21,10 +21,12 @@ import importlib
 import io
 import json
 import os
+import re
 import resource
 import sys
 import traceback
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import IO, Any
 
 from devkit.lambda_context import LambdaContext, new_context
@@ -87,7 +89,7 @@ def run_handler(handler: Handler, event: Any, context: LambdaContext) -> dict[st
 
 def outcome_line(outcome: Mapping[str, Any], request_id: str) -> str:
     """The outcome as one JSON line for the parent; a result JSON cannot hold becomes Runtime.MarshalError."""
-    memory = {"max_rss_kib": peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)}
+    memory = {"max_rss_kib": own_peak_rss_kib()}
     try:
         return json.dumps({**outcome, **memory}, default=_decimal_to_float)
     except (TypeError, ValueError) as error:
@@ -109,6 +111,26 @@ def error_object(error: Exception, request_id: str) -> dict[str, Any]:
 def peak_rss_kib(ru_maxrss: int) -> int:
     """``ru_maxrss`` of ``getrusage``/``wait4`` in KiB: Linux counts KiB already, macOS bytes."""
     return ru_maxrss // 1024 if sys.platform == "darwin" else ru_maxrss
+
+
+def high_water_rss_kib(pid: int | str = "self") -> int | None:
+    """The peak resident memory of process ``pid``'s own memory (Linux ``VmHWM``); None without ``/proc``.
+
+    Linux's ``ru_maxrss`` keeps, across exec, the peak of the memory the process had before it: a worker started
+    by a large process reports that process's size. ``VmHWM`` counts only the program the process runs now.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^VmHWM:\s+(\d+) kB$", status, re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def own_peak_rss_kib() -> int:
+    """This process's peak resident memory in KiB (``VmHWM`` where there is one, else ``ru_maxrss``)."""
+    own = high_water_rss_kib()
+    return own if own is not None else peak_rss_kib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from devkit.handler_runner import peak_rss_kib
+from devkit.handler_runner import high_water_rss_kib, peak_rss_kib
 from devkit.lambda_context import epoch_ms
 from devkit.local_runtime.function_log import (
     FunctionLog,
@@ -225,11 +225,14 @@ class Worker:
         if process is None:
             return 0
         if process.returncode is None:
+            # The child's peak memory, which no outcome line reported (a timeout): read before the kill.
+            last_peak = high_water_rss_kib(process.pid)
             _kill_group(process.pid)
-            # wait4, not Popen.wait: it also tells the child's peak memory, which no outcome line reported.
+            # wait4, not Popen.wait: where there is no /proc, its usage tells the peak (ru_maxrss).
             _, wait_status, usage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(wait_status)
-            self._peak_rss_kib = max(self._peak_rss_kib, peak_rss_kib(usage.ru_maxrss))
+            peak = last_peak if last_peak is not None else peak_rss_kib(usage.ru_maxrss)
+            self._peak_rss_kib = max(self._peak_rss_kib, peak)
         _kill_group(process.pid)  # what the handler started may outlive the child
         return process.returncode
 

@@ -58,6 +58,17 @@ def test_the_first_invocation_is_cold_the_next_ones_warm(fixture_runtime):
     assert log.count("START RequestId") == log.count("END RequestId") == 3
 
 
+def test_a_worker_reports_its_own_memory_not_that_of_the_process_that_started_it(fixture_runtime):
+    # 400 MB resident in this process, which starts the worker: Linux's ru_maxrss would hand it down to the child.
+    ballast = bytearray(400 * 1024 * 1024)
+    ballast[::4096] = b"\x01" * (len(ballast) // 4096)
+    with httpx.Client(base_url=fixture_runtime.url, timeout=10) as client:
+        assert client.get("/items/1").status_code == 200
+    [report] = [REPORT.match(line) for line in fixture_runtime.reports("EchoFunction")]
+    assert report and 0 < int(report["memory"]) < 200
+    del ballast
+
+
 def test_a_timeout_kills_the_worker_and_what_it_started_and_the_next_invocation_is_cold(fixture_runtime):
     with httpx.Client(base_url=fixture_runtime.url, timeout=10) as client:
         started = time.monotonic()
