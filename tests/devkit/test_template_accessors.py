@@ -38,7 +38,7 @@ def test_procore_function_is_read_from_the_real_template(repo_template):
         SqsEventSource(
             queue="ProcorePcoSyncQueue",
             batch_size=1000,
-            maximum_batching_window_seconds=1,
+            maximum_batching_window_seconds=3,
             function_response_types=("ReportBatchItemFailures",),
         ),
     )
