@@ -8,7 +8,7 @@ from connectors.auth.cached import CachedAuth
 from connectors.auth.constructiononline import constructiononline_headers
 from connectors.container import Container
 from connectors.http import RetryPolicy, VendorHttp
-from connectors.limiter import Budget, connection_limiter
+from connectors.limiter import Budget
 from connectors.models.constructiononline import ConstructionOnlineConnection
 from constructiononline_change_order_update.client import ConstructionOnlineClient, wait_from_message
 
@@ -27,8 +27,7 @@ def build_client(container: Container[ConstructionOnlineClient], connection: str
     policy = RetryPolicy(timeout=container.settings.vendor_timeout_seconds, wait_from_body=wait_from_message)
     first = secret(False)
     budget = Budget(first.requests_per_window, first.window_seconds)
-    limiter = connection_limiter(container.settings.rate_limit_table, VENDOR, connection, budget)
-    http = VendorHttp(container.http, VENDOR, policy, limiter=limiter)
+    http = VendorHttp(container.http, VENDOR, policy, limiter=container.limiter(connection, budget))
     return ConstructionOnlineClient(http, str(first.base_url), CachedAuth(constructiononline_headers(secret)))
 
 

@@ -8,7 +8,7 @@ from connectors.auth.cached import CachedAuth
 from connectors.auth.prime import prime_token_fetch
 from connectors.container import Container
 from connectors.http import RetryPolicy, VendorHttp
-from connectors.limiter import Budget, connection_limiter
+from connectors.limiter import Budget
 from connectors.models.prime import PrimeConnection
 from prime_change_order_sov_batch.client import PrimeClient
 
@@ -30,7 +30,7 @@ def build_client(container: Container[PrimeClient], connection: str) -> PrimeCli
     policy = RetryPolicy(timeout=settings.vendor_timeout_seconds, rate_limit_fallback=RATE_LIMIT_WAIT_SECONDS)
     rate = settings.vendor_max_requests_per_second
     budget = Budget.per_second(rate) if rate else None
-    limiter = connection_limiter(settings.rate_limit_table, VENDOR, connection, budget)
+    limiter = container.limiter(connection, budget)
     http = VendorHttp(container.http, VENDOR, policy, limiter=limiter)
     return PrimeClient(http, secret(False).batch_url(), auth)
 

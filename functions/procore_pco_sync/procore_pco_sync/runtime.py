@@ -8,7 +8,6 @@ from connectors.auth.cached import CachedAuth
 from connectors.auth.procore import procore_token_fetch
 from connectors.container import Container
 from connectors.http import RetryPolicy, VendorHttp
-from connectors.limiter import connection_limiter
 from connectors.models.procore import ProcoreConnection
 from procore_pco_sync.client import ProcoreClient
 
@@ -25,7 +24,7 @@ def build_client(container: Container[ProcoreClient], connection: str) -> Procor
     secret = container.connection_secret(connection, ProcoreConnection)
     timeout = container.settings.vendor_timeout_seconds
     auth = CachedAuth(procore_token_fetch(container.http, secret, timeout))
-    limiter = connection_limiter(container.settings.rate_limit_table, VENDOR, connection, budget=None)
+    limiter = container.limiter(connection, budget=None)
     http = VendorHttp(container.http, VENDOR, RetryPolicy(timeout=timeout), limiter=limiter)
     return ProcoreClient(http, str(secret(False).api_base_url), auth)
 

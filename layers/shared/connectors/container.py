@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from connectors.auth.webhook import CallerVerifier, WebhookCredentials
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import Idempotency
+from connectors.limiter import TABLE_CLIENT_CONFIG, Budget, Limiter, connection_limiter
 from connectors.secrets import SecretNotFound, SecretStore
 from connectors.settings import Settings, load_settings
 from connectors.triggers import QueueClient, QueueSettings
@@ -112,6 +113,16 @@ class Container[Client]:
             return None
         return Idempotency(
             self.function, table, self.settings.idempotency_expires_after_seconds, self._aws.client("dynamodb")
+        )
+
+    def limiter(self, connection: str, budget: Budget | None) -> Limiter:
+        """``connection``'s request budget and vendor pauses, shared through the rate limit table when there is one."""
+        return connection_limiter(
+            self.settings.rate_limit_table,
+            self.vendor,
+            connection,
+            budget,
+            lambda: self._aws.client("dynamodb", config=TABLE_CLIENT_CONFIG),
         )
 
     def verifier(self) -> CallerVerifier:

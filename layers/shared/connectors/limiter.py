@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -305,19 +304,17 @@ def limiter_key(vendor: str, connection: str) -> str:
     return f"{vendor}#{connection}#limit"
 
 
-def table_client() -> DynamoDBClient:
-    """A DynamoDB client for the rate limit table (endpoint from ``AWS_ENDPOINT_URL`` when set)."""
-    return boto3.client("dynamodb", config=TABLE_CLIENT_CONFIG)
-
-
 def connection_limiter(
     table_name: str | None,
     vendor: str,
     connection: str,
     budget: Budget | None,
-    table: Callable[[], DynamoDBClient] = table_client,
+    table: Callable[[], DynamoDBClient],
 ) -> Limiter:
-    """The shared limiter on ``table_name`` when one is configured, else this process's own."""
+    """The shared limiter on ``table_name`` when one is configured, else this process's own.
+
+    ``table`` makes the DynamoDB client, configured with ``TABLE_CLIENT_CONFIG``; it is called only for a table.
+    """
     if table_name is None:
         return LocalLimiter(budget)
     return SharedLimiter(table(), table_name, limiter_key(vendor, connection), budget)
