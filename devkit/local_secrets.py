@@ -6,6 +6,7 @@ The values are for this machine only. The bearer token is the one the files in e
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 
 from devkit.aws import LocalStack, put_secret
 
@@ -38,21 +39,23 @@ def seed_connections(
     stack: LocalStack,
     sandbox_url: str,
     connection: str = "default",
-    constructiononline_budget: tuple[int, int] | None = None,
+    constructiononline_limits: Mapping[str, int] | None = None,
 ) -> None:
     """The webhook secret and a connection for every vendor, all pointing at the sandbox.
 
-    ``constructiononline_budget`` (requests, seconds) is the ConstructionOnline connection's window budget, for a
-    sandbox whose windows are shortened; None leaves the function's default, the vendor's 500 an hour.
+    ``constructiononline_limits`` (``requests_per_window``, ``window_seconds``, ``burst``) are the ConstructionOnline
+    connection's budget, for a sandbox whose windows are shortened; None leaves the function's default, the
+    vendor's 500 an hour.
     """
     seed_webhook_secret(stack)
     seed_procore_connection(stack, sandbox_url, connection)
     prefix = secret_prefix(stack)
     put_secret(stack.endpoint_url, f"{prefix}/prime/{connection}", {**SANDBOX_PRIME_USER, "base_url": sandbox_url})
-    constructiononline: dict[str, str | int] = {**SANDBOX_CONSTRUCTIONONLINE_ACCOUNT, "base_url": sandbox_url}
-    if constructiononline_budget is not None:
-        requests, seconds = constructiononline_budget
-        constructiononline |= {"requests_per_window": requests, "window_seconds": seconds}
+    constructiononline = {
+        **SANDBOX_CONSTRUCTIONONLINE_ACCOUNT,
+        "base_url": sandbox_url,
+        **(constructiononline_limits or {}),
+    }
     put_secret(stack.endpoint_url, f"{prefix}/constructiononline/{connection}", constructiononline)
 
 

@@ -143,7 +143,7 @@ SANDBOX_CONFIG = {
     "procore": {"spike_limit": 40, "spike_window_seconds": 2, "hourly_limit": 1_000_000},
 }
 # The function's budget for the shortened window, set above the sandbox's 150 so that real 429s still happen.
-CONSTRUCTIONONLINE_BUDGET = (200, 2)
+CONSTRUCTIONONLINE_LIMITS = {"requests_per_window": 200, "window_seconds": 2}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         moto = running.enter_context(start_moto())
         sandbox = running.enter_context(sandbox_process(seed=arguments.seed))
         stack = provision(template, moto.endpoint_url, PARAMETERS)
-        seed_connections(stack, sandbox.url, constructiononline_budget=CONSTRUCTIONONLINE_BUDGET)
+        seed_connections(stack, sandbox.url, constructiononline_limits=CONSTRUCTIONONLINE_LIMITS)
         control = running.enter_context(httpx.Client(base_url=sandbox.url, timeout=60))
         _prepare_sandbox(control, arguments.records)
         deliveries = running.enter_context((OUTPUT / "deliveries.log").open("w"))

@@ -1,21 +1,20 @@
 """Several warm containers sharing one rate-limit table in the real moto server.
 
 Each limiter (a container) has its own client; threads stand for containers running at once. Time is a clock the
-test moves, so reservations are counted per window of that clock, never by wall timing.
+test moves, so the slots booked are judged on that clock, never by wall timing.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from connectors.limiter import Budget, LocalLimiter, SharedLimiter, limiter_key
+from connectors.limiter import Budget, LocalLimiter, SharedLimiter, Slot, limiter_key
 from devkit.aws import dynamodb_client
 
 pytestmark = pytest.mark.integration
@@ -25,6 +24,7 @@ LIMIT = 5
 CONTAINERS = 4
 BUDGET = Budget(LIMIT, 1)
 KEY = limiter_key("prime", "default")
+WITHIN = 25.0
 
 
 class Clock:
@@ -33,6 +33,11 @@ class Clock:
 
     def time(self) -> float:
         return self.now
+
+
+def as_pair(slot: Slot) -> tuple[float, bool]:
+    """A slot's wait (to the microsecond) and whether it was booked, for comparing."""
+    return round(slot.wait, 6), slot.booked
 
 
 class TakingTurns:
@@ -80,55 +85,55 @@ def container(moto, table, clock, budget=BUDGET, turn=None):
     return SharedLimiter(client, table, KEY, budget, clock=clock.time)
 
 
-def test_containers_sharing_the_table_together_stay_within_the_budget_per_window(moto, table):
+@pytest.mark.parametrize("burst", [1, 3])
+def test_containers_sharing_the_table_book_a_burst_then_slots_an_interval_apart(moto, table, burst):
+    budget = Budget(LIMIT, 1, burst=burst)
     clock, turn = Clock(START), threading.Lock()
-    limiters = [container(moto, table, clock, turn=turn) for _ in range(CONTAINERS)]
-    granted: Counter[int] = Counter()
+    limiters = [container(moto, table, clock, budget, turn) for _ in range(CONTAINERS)]
+    within = 2.0
+    booked: list[float] = []
     counting = threading.Lock()
 
-    def send_until_refused(limiter):
-        """A container sending as fast as it is let (never more than the whole budget); returns its last wait."""
-        for _ in range(LIMIT + 1):
-            wait = limiter.reserve()
-            if wait > 0:
-                return wait
+    def book_until_refused(limiter: SharedLimiter) -> Slot:
+        """A container with many senders: books until no slot opens within its time; returns the refusal."""
+        while (slot := limiter.reserve(within)).booked:
             with counting:
-                granted[int(clock.time())] += 1
-        return 0.0
+                booked.append(slot.wait)
+        return slot
 
-    windows = [START, START + 1, START + 4, START + 5]  # a gap: the item still holds an old window
-    for window in windows:
-        clock.now = window + 0.25
+    paced = int(within / budget.interval)
+    for start in (START, START + 10):  # the second round finds the item idle, its next slot long past
+        clock.now = start + 0.25
+        booked.clear()
         with ThreadPoolExecutor(CONTAINERS) as pool:
-            waits = list(pool.map(send_until_refused, limiters))
-        assert waits == [pytest.approx(0.75)] * CONTAINERS  # every container waits for the next window
-    assert granted == dict.fromkeys(windows, LIMIT)
+            refusals = list(pool.map(book_until_refused, limiters))
+        expected = [0.0] * burst + [n * budget.interval for n in range(1, paced + 1)]
+        assert sorted(booked) == pytest.approx(expected, abs=1e-6)
+        next_free = (paced + 1) * budget.interval
+        assert [refusal.wait for refusal in refusals] == [pytest.approx(next_free, abs=1e-6)] * CONTAINERS
 
 
 @pytest.mark.parametrize("budget", [None, BUDGET], ids=["pauses-only", "with-budget"])
 def test_a_pause_recorded_by_one_container_is_honoured_by_another(moto, table, budget):
     clock = Clock(START + 0.5)
     first, second = container(moto, table, clock, budget), container(moto, table, clock, budget)
-    assert second.reserve() == 0.0
+    assert second.reserve(WITHIN) == Slot(0.0)
     first.pause_until(START + 30)
-    assert second.reserve() == pytest.approx(29.5)
+    assert as_pair(second.reserve(WITHIN)) == (29.5, False)
     second.pause_until(START + 10)  # an earlier pause learned later does not shorten it
-    assert first.reserve() == pytest.approx(29.5)
-    clock.now = START + 30
-    assert second.reserve() == 0.0
+    assert as_pair(first.reserve(60.0)) == (29.5, True)
+    clock.now = START + 40
+    assert second.reserve(WITHIN) == Slot(0.0)
 
 
 def test_items_carry_the_ttl_attribute(moto, table):
     clock = Clock(START + 0.5)
     limiter = container(moto, table, clock)
-    limiter.reserve()
+    limiter.reserve(WITHIN)
     limiter.pause_until(START + 3600)
     item = dynamodb_client(moto.endpoint_url).get_item(TableName=table, Key={"id": {"S": KEY}})["Item"]
     assert int(item["expires_at"]["N"]) > START + 3600
-    assert {name: value["N"] for name, value in item.items() if name in ("window", "used")} == {
-        "window": str(START),
-        "used": "1",
-    }
+    assert float(item["next_slot"]["N"]) == START + 3600
 
 
 def test_a_missing_table_falls_back_to_the_local_limiter_with_one_warning(moto, logs):
@@ -136,6 +141,10 @@ def test_a_missing_table_falls_back_to_the_local_limiter_with_one_warning(moto, 
     fallback = LocalLimiter(Budget(1, 1), clock=clock.time, wall_clock=clock.time)
     client = dynamodb_client(moto.endpoint_url)
     limiter = SharedLimiter(client, "NoSuchTable", KEY, Budget(2, 1), clock=clock.time, fallback=fallback)
-    assert [limiter.reserve(), limiter.reserve()] == [0.0, pytest.approx(1.0)]  # the local budget
+    # The local budget's interval, not the table's.
+    assert [as_pair(limiter.reserve(WITHIN)), as_pair(limiter.reserve(WITHIN))] == [
+        (0.0, True),
+        (round(Budget(1, 1).interval, 6), True),
+    ]
     warnings = [line for line in logs.getvalue().splitlines() if "Rate limit table unusable" in line]
     assert len(warnings) == 1 and "ResourceNotFoundException" in warnings[0]

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from connectors.deadline import Deadline
 from connectors.failures import FailureClass, vendor_rejected
-from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInfo
+from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInfo, ConstructionOnlineConnection
 from connectors.models.errors import invalid_input_from
 from connectors.models.exact_json import loads_exact
 from constructiononline_change_order_update.client import MAX_QUERY_LENGTH, update_url, wait_from_message
@@ -103,3 +103,24 @@ def test_updates_to_one_change_order_keep_their_order_and_404_is_a_rejection():
     results = update_change_orders(commands, lambda _: fake, Deadline.in_seconds(30), concurrency=4)
     assert [notes for co, notes in fake.applied if co == 5] == ["first", "second", "third"]
     assert results[1].failure is not None and results[1].failure.failure is FailureClass.VENDOR_REJECTED
+
+
+SECRET = {"email": "e@example.com", "password": "p", "api_key": "k"}
+
+
+@pytest.mark.parametrize(
+    ("limits", "burst"),
+    [
+        ({}, 50),
+        ({"requests_per_window": 30, "window_seconds": 1}, 3),
+        ({"requests_per_window": 5}, 1),
+        ({"burst": 1}, 1),
+    ],
+)
+def test_the_connection_burst_is_a_tenth_of_the_window_unless_the_secret_names_one(limits, burst):
+    assert ConstructionOnlineConnection.model_validate(SECRET | limits).burst_or_default == burst
+
+
+def test_a_burst_larger_than_the_window_is_refused_naming_both_fields():
+    with pytest.raises(ValidationError, match=r"burst \(600\) cannot exceed requests_per_window \(500\)"):
+        ConstructionOnlineConnection.model_validate(SECRET | {"burst": 600})

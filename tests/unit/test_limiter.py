@@ -9,11 +9,12 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from connectors.limiter import (
+    ARRIVAL_JITTER_SECONDS,
     Budget,
-    CounterState,
     LocalLimiter,
     Move,
     SharedLimiter,
+    Slot,
     connection_limiter,
     limiter_key,
     next_move,
@@ -21,7 +22,6 @@ from connectors.limiter import (
 from connectors.observability import logger
 
 NOW = 1_700_000_000.0
-WINDOW = int(NOW)
 PRIME_BUDGET = Budget(5, 1)
 
 
@@ -33,6 +33,11 @@ class Clock:
 
     def time(self):
         return self.now
+
+
+def as_pair(slot: Slot) -> tuple[float, bool]:
+    """A slot's wait (to the microsecond) and whether it was booked, for comparing."""
+    return round(slot.wait, 6), slot.booked
 
 
 class ScriptedTable:
@@ -76,11 +81,16 @@ def shared(table, budget=PRIME_BUDGET, clock=None, fallback=None):
     return SharedLimiter(table, "RateLimitTable", "prime#default#limit", budget, clock=clock.time, fallback=fallback)
 
 
+def updated(next_slot):
+    """DynamoDB's answer to a booking: the item's new next slot (UPDATED_NEW)."""
+    return {"Attributes": {"next_slot": {"N": str(next_slot)}}}
+
+
 def update_kind(call):
     """Which conditional update a recorded call was, told apart by its expression."""
     operation, request = call
     assert operation == "update_item"
-    return Move.COUNT if request["UpdateExpression"].endswith("ADD #used :one") else Move.OPEN
+    return Move.QUEUE if "#next + :interval" in request["UpdateExpression"] else Move.IDLE
 
 
 @pytest.fixture
@@ -97,31 +107,81 @@ def warnings():
 
 # The local limiter
 
-
-def test_the_local_limiter_allows_the_budget_per_window_then_waits_for_the_next():
-    clock = Clock(NOW + 0.25)
-    limiter = LocalLimiter(Budget(2, 1), clock=clock.time, wall_clock=clock.time)
-    assert [limiter.reserve() for _ in range(3)] == [0.0, 0.0, pytest.approx(0.75)]
-    clock.now += 0.75
-    assert [limiter.reserve() for _ in range(3)] == [0.0, 0.0, pytest.approx(1.0)]
+WITHIN = 25.0  # the time a sender has for its request in most tests
 
 
-def test_an_hourly_budget_lets_a_burst_through_then_waits_out_the_hour():
-    clock = Clock(NOW + 600)
+def free(limiter, within=WITHIN):
+    """The waits of the slots booked, as plain numbers."""
+    slot = limiter.reserve(within)
+    assert slot.booked
+    return slot.wait
+
+
+def test_the_local_limiter_books_slots_an_interval_apart():
+    clock = Clock()
+    budget = Budget(4, 1)
+    limiter = LocalLimiter(budget, clock=clock.time, wall_clock=clock.time)
+    assert [free(limiter) for _ in range(5)] == pytest.approx([budget.interval * n for n in range(5)])
+    clock.now += 10  # idle: the next sender goes at once, and the one after an interval later
+    assert [free(limiter), free(limiter)] == pytest.approx([0.0, budget.interval])
+
+
+@pytest.mark.parametrize("burst", [1, 2, 5])
+@pytest.mark.parametrize("pauses", [(), (3.0,), (0.4, 7.9)], ids=["steady", "one-idle", "two-idles"])
+def test_no_span_of_the_budgets_seconds_holds_more_than_its_requests(burst, pauses):
+    clock = Clock(NOW + 0.73)
+    budget = Budget(5, 1, burst=burst)
+    limiter = LocalLimiter(budget, clock=clock.time, wall_clock=clock.time)
+    slots: list[float] = []
+    for idle in (0.0, *pauses):  # senders book back to back, then go quiet for ``idle`` seconds
+        clock.now = max(slots, default=clock.now) + idle
+        slots += [clock.now + free(limiter) for _ in range(20)]
+    later = slots[budget.requests :]
+    assert all(last - first > budget.seconds for first, last in zip(slots, later, strict=False))
+
+
+def test_a_burst_goes_at_once_after_a_quiet_spell_then_slots_are_paced():
+    clock = Clock()
+    budget = Budget(10, 1, burst=3)
+    limiter = LocalLimiter(budget, clock=clock.time, wall_clock=clock.time)
+    waits = [free(limiter) for _ in range(5)]
+    assert waits == pytest.approx([0.0, 0.0, 0.0, budget.interval, 2 * budget.interval], abs=1e-6)
+    assert budget.interval == pytest.approx((1 + ARRIVAL_JITTER_SECONDS) / 8)  # the burst is paid for in pace
+
+
+def test_a_burst_does_not_go_before_a_pause_ends():
+    clock = Clock()
+    limiter = LocalLimiter(Budget(10, 1, burst=3), clock=clock.time, wall_clock=clock.time)
+    limiter.pause_until(NOW + 2)
+    assert free(limiter) == pytest.approx(2.0)
+
+
+def test_a_slot_past_the_senders_time_is_not_booked():
+    clock = Clock()
     limiter = LocalLimiter(Budget(500, 3600), clock=clock.time, wall_clock=clock.time)
-    assert all(limiter.reserve() == 0.0 for _ in range(500))
-    window_end = (NOW + 600) // 3600 * 3600 + 3600
-    assert limiter.reserve() == pytest.approx(window_end - clock.now)
+    assert free(limiter) == 0.0
+    too_late = limiter.reserve(within=5.0)
+    assert not too_late.booked and too_late.wait == pytest.approx(Budget(500, 3600).interval)
+    assert free(limiter) == pytest.approx(Budget(500, 3600).interval)  # the refused sender took nothing
 
 
 def test_the_local_limiter_without_a_rate_only_holds_pauses():
     clock = Clock()
     limiter = LocalLimiter(clock=clock.time, wall_clock=clock.time)
-    assert [limiter.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert [free(limiter) for _ in range(3)] == [0.0, 0.0, 0.0]
     limiter.pause_until(NOW + 10)
-    assert limiter.reserve() == pytest.approx(10.0)
+    assert free(limiter) == pytest.approx(10.0)
+    assert as_pair(limiter.reserve(within=5.0)) == (10.0, False)
     clock.now += 10
-    assert limiter.reserve() == 0.0
+    assert free(limiter) == 0.0
+
+
+def test_slots_after_a_pause_start_where_it_ends():
+    clock = Clock()
+    budget = Budget(2, 1)
+    limiter = LocalLimiter(budget, clock=clock.time, wall_clock=clock.time)
+    limiter.pause_until(NOW + 3)
+    assert [free(limiter), free(limiter)] == pytest.approx([3.0, 3.0 + budget.interval])
 
 
 def test_an_earlier_pause_does_not_shorten_a_later_one():
@@ -129,7 +189,7 @@ def test_an_earlier_pause_does_not_shorten_a_later_one():
     limiter = LocalLimiter(clock=clock.time, wall_clock=clock.time)
     limiter.pause_until(NOW + 30)
     limiter.pause_until(NOW + 5)
-    assert limiter.reserve() == pytest.approx(30.0)
+    assert free(limiter, within=60.0) == pytest.approx(30.0)
 
 
 def test_the_local_pause_is_kept_on_the_monotonic_clock():
@@ -137,100 +197,116 @@ def test_the_local_pause_is_kept_on_the_monotonic_clock():
     limiter = LocalLimiter(clock=monotonic.time, wall_clock=wall.time)
     limiter.pause_until(NOW + 8)
     wall.now -= 3600  # a wall-clock step does not stretch the pause
-    assert limiter.reserve() == pytest.approx(8.0)
+    assert free(limiter) == pytest.approx(8.0)
 
 
 # Budgets and the decision after a refusal
 
 
-@pytest.mark.parametrize(
-    ("rate", "budget"),
-    [(50.0, (1, 50)), (55.5, (1, 55)), (1.0, (1, 1)), (0.5, (2, 1)), (0.4, (3, 1)), (1 / 3, (3, 1)), (0.3, (4, 1))],
-)
-def test_the_window_never_allows_more_than_the_rate(rate, budget):
-    found = Budget.per_second(rate)
-    assert (found.seconds, found.requests) == budget and found.requests / found.seconds <= rate
+def test_the_interval_leaves_room_for_arrival_jitter():
+    budget = Budget(30, 1)
+    assert budget.interval * budget.requests == pytest.approx(1 + ARRIVAL_JITTER_SECONDS)
+    assert Budget.per_second(0.4).interval == pytest.approx(2.5 + ARRIVAL_JITTER_SECONDS)
 
 
 @pytest.mark.parametrize(("requests", "seconds"), [(0, 1), (1, 0), (-5, 3600)])
 def test_an_empty_budget_is_refused(requests, seconds):
-    with pytest.raises(ValueError, match="at least one request and one second"):
+    with pytest.raises(ValueError, match="at least one request in a positive span"):
         Budget(requests, seconds)
 
 
-@pytest.mark.parametrize(
-    ("state", "move"),
-    [
-        (CounterState(), Move.OPEN),
-        (CounterState(window=WINDOW - 1, used=5), Move.OPEN),
-        (CounterState(window=WINDOW, used=4), Move.COUNT),
-        (CounterState(window=WINDOW + 1, used=0), Move.COUNT),
-    ],
-)
-def test_after_a_refusal_the_update_that_can_still_take_a_slot(state, move):
-    assert next_move(state, WINDOW, 1, 5, NOW + 0.25) is move
+@pytest.mark.parametrize("burst", [0, 6])
+def test_a_burst_outside_the_budget_is_refused(burst):
+    with pytest.raises(ValueError, match="burst is between 1 and its requests"):
+        Budget(5, 1, burst=burst)
 
 
 @pytest.mark.parametrize(
-    ("state", "wait"),
-    [
-        (CounterState(window=WINDOW, used=5), 0.75),
-        (CounterState(window=WINDOW + 1, used=5), 1.75),
-        (CounterState(window=WINDOW, used=1, paused_until=NOW + 30), 29.75),
-        (CounterState(paused_until=NOW + 2), 1.75),
-    ],
+    ("next_slot", "move"),
+    [(None, Move.IDLE), (NOW - 3, Move.IDLE), (NOW, Move.IDLE), (NOW + 0.5, Move.QUEUE), (NOW + WITHIN, Move.QUEUE)],
 )
-def test_after_a_refusal_a_full_window_or_a_pause_is_waited_out(state, wait):
-    assert next_move(state, WINDOW, 1, 5, NOW + 0.25) == pytest.approx(wait)
+def test_after_a_refusal_the_update_that_can_still_book_a_slot(next_slot, move):
+    assert next_move(next_slot, NOW, WITHIN, 0.0) is move
+
+
+def test_after_a_refusal_a_slot_past_the_senders_time_is_not_booked():
+    assert next_move(NOW + 40, NOW, WITHIN, 0.0) == Slot(40.0, booked=False)
+
+
+def test_after_a_refusal_a_slot_within_the_burst_is_queued_for_now():
+    assert next_move(NOW + 40, NOW, WITHIN, tolerance=40.0) is Move.QUEUE
 
 
 # The shared limiter
 
+INTERVAL = PRIME_BUDGET.interval
 
-def test_a_first_reservation_opens_the_window_in_one_update():
-    table = ScriptedTable({})
-    assert shared(table).reserve() == 0.0
+
+def test_a_first_reservation_books_now_in_one_update():
+    table = ScriptedTable(updated(NOW + INTERVAL))
+    assert shared(table).reserve(WITHIN) == Slot(0.0)
     [call] = table.calls
-    assert update_kind(call) is Move.OPEN
+    assert update_kind(call) is Move.IDLE
     request = call[1]
     assert request["Key"] == {"id": {"S": "prime#default#limit"}}
-    assert request["ExpressionAttributeValues"][":window"] == {"N": str(WINDOW)}
+    assert request["ExpressionAttributeValues"][":after"] == {"N": str(NOW + INTERVAL)}
     assert int(request["ExpressionAttributeValues"][":expires"]["N"]) > NOW
 
 
-def test_later_reservations_in_the_same_window_count_in_one_update_each():
-    table = ScriptedTable({}, {}, {})
+def test_under_a_backlog_each_reservation_is_one_update_that_queues():
+    table = ScriptedTable(updated(NOW + INTERVAL), updated(NOW + 2 * INTERVAL), updated(NOW + 3 * INTERVAL))
     limiter = shared(table)
-    assert [limiter.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert [update_kind(call) for call in table.calls] == [Move.OPEN, Move.COUNT, Move.COUNT]
-    assert table.calls[1][1]["ExpressionAttributeValues"][":limit"] == {"N": "5"}
+    assert [limiter.reserve(WITHIN).wait for _ in range(3)] == pytest.approx([0.0, INTERVAL, 2 * INTERVAL])
+    assert [update_kind(call) for call in table.calls] == [Move.IDLE, Move.QUEUE, Move.QUEUE]
+    queued = table.calls[1][1]["ExpressionAttributeValues"]
+    assert queued[":interval"] == {"N": str(INTERVAL)} and queued[":latest"] == {"N": str(NOW + WITHIN)}
 
 
-def test_a_full_window_is_waited_out_without_another_request():
-    clock = Clock(NOW + 0.25)
-    table = ScriptedTable(refused(window=WINDOW, used=5))
-    assert shared(table, clock=clock).reserve() == pytest.approx(0.75)
-    assert len(table.calls) == 1
+def test_a_slot_another_container_booked_sends_this_one_to_the_next():
+    table = ScriptedTable(refused(next_slot=NOW + 0.2), updated(NOW + 0.2 + INTERVAL))
+    assert shared(table).reserve(WITHIN).wait == pytest.approx(0.2)
+    assert [update_kind(call) for call in table.calls] == [Move.IDLE, Move.QUEUE]
 
 
-def test_a_window_another_container_opened_is_counted_in():
-    table = ScriptedTable(refused(window=WINDOW, used=2), {})
-    assert shared(table).reserve() == 0.0
-    assert [update_kind(call) for call in table.calls] == [Move.OPEN, Move.COUNT]
+def test_an_item_gone_while_queueing_is_booked_afresh():
+    table = ScriptedTable(updated(NOW + 3), refused(), updated(NOW + INTERVAL))
+    limiter = shared(table)
+    limiter.reserve(WITHIN)  # another container had queued up to NOW + 3; then the item expired
+    assert limiter.reserve(WITHIN) == Slot(0.0)
+    assert [update_kind(call) for call in table.calls] == [Move.IDLE, Move.QUEUE, Move.IDLE]
 
 
-def test_a_shared_pause_is_honoured_before_counting():
-    table = ScriptedTable(refused(window=WINDOW - 7, used=5, paused_until=NOW + 12))
-    assert shared(table).reserve() == pytest.approx(12.0)
+def test_a_shared_burst_books_now_while_the_next_slot_is_within_the_tolerance():
+    budget = Budget(10, 1, burst=3)
+    table = ScriptedTable(refused(next_slot=NOW + 2 * budget.interval), updated(NOW + 3 * budget.interval))
+    assert shared(table, budget=budget).reserve(WITHIN) == Slot(0.0)  # two of the burst are booked already
+    assert [update_kind(call) for call in table.calls] == [Move.IDLE, Move.QUEUE]
+    latest = float(table.calls[1][1]["ExpressionAttributeValues"][":latest"]["N"])
+    assert latest == pytest.approx(NOW + WITHIN + budget.tolerance)
+
+
+def test_a_shared_pause_leaves_no_room_for_a_burst_before_it_ends():
+    budget = Budget(10, 1, burst=3)
+    table = ScriptedTable({})
+    shared(table, budget=budget).pause_until(NOW + 20)
+    until = float(table.calls[0][1]["ExpressionAttributeValues"][":until"]["N"])
+    assert until == pytest.approx(NOW + 20 + budget.tolerance)
+
+
+def test_a_shared_pause_past_the_senders_time_books_nothing():
+    table = ScriptedTable(refused(next_slot=NOW + 40))
+    assert as_pair(shared(table).reserve(WITHIN)) == (40.0, False)
     assert len(table.calls) == 1
 
 
 def test_without_a_rate_a_reservation_is_one_read_of_the_pause():
-    table = ScriptedTable({"Item": {"paused_until": {"N": str(NOW + 4)}}}, {})
+    paused = {"Item": {"next_slot": {"N": str(NOW + 4)}}}
+    table = ScriptedTable(paused, paused, {})
     limiter = shared(table, budget=None)
-    assert limiter.reserve() == pytest.approx(4.0)
-    assert limiter.reserve() == 0.0
-    assert [operation for operation, _ in table.calls] == ["get_item", "get_item"]
+    assert as_pair(limiter.reserve(WITHIN)) == (4.0, True)
+    assert as_pair(limiter.reserve(2.0)) == (4.0, False)
+    assert limiter.reserve(WITHIN) == Slot(0.0)
+    assert [operation for operation, _ in table.calls] == ["get_item"] * 3
     assert all(request["ConsistentRead"] for _, request in table.calls)
 
 
@@ -242,12 +318,12 @@ def test_a_pause_is_written_for_everyone_and_kept_locally():
     [(operation, request)] = table.calls
     assert operation == "update_item"
     assert request["ExpressionAttributeValues"][":until"] == {"N": str(NOW + 20)}
-    assert request["ConditionExpression"] == "attribute_not_exists(#paused) OR #paused < :until"
-    assert fallback.reserve() == pytest.approx(20.0)
+    assert request["ConditionExpression"] == "attribute_not_exists(#next) OR #next < :until"
+    assert free(fallback) == pytest.approx(20.0)
 
 
 def test_a_later_pause_already_recorded_is_not_an_error(warnings):
-    table = ScriptedTable(refused(paused_until=NOW + 60))
+    table = ScriptedTable(refused(next_slot=NOW + 60))
     shared(table).pause_until(NOW + 20)
     assert warnings() == []
 
@@ -262,8 +338,8 @@ def test_an_unusable_table_falls_back_to_the_local_limiter_and_warns_once(error,
     fallback = LocalLimiter(Budget(1, 1), clock=clock.time, wall_clock=clock.time)
     table = ScriptedTable(error)
     limiter = shared(table, budget=Budget(2, 1), clock=clock, fallback=fallback)
-    assert limiter.reserve() == 0.0
-    assert limiter.reserve() == pytest.approx(1.0)  # the local budget, not the table's
+    assert free(limiter) == 0.0
+    assert free(limiter) == pytest.approx(Budget(1, 1).interval)  # the local budget, not the table's
     assert len(table.calls) == 1
     [warning] = warnings()
     assert warning["level"] == "WARNING" and warning["rate_limit_table"] == "RateLimitTable"
@@ -272,12 +348,12 @@ def test_an_unusable_table_falls_back_to_the_local_limiter_and_warns_once(error,
 
 def test_the_table_is_tried_again_after_the_retry_interval(warnings):
     clock = Clock()
-    table = ScriptedTable(failed("ThrottlingException"), failed("ThrottlingException"), {})
+    table = ScriptedTable(failed("ThrottlingException"), failed("ThrottlingException"), updated(NOW + 62.2))
     limiter = shared(table, clock=clock)
     calls_seen = []
     for step in (0, 10, 21, 31):
         clock.now += step
-        limiter.reserve()
+        limiter.reserve(WITHIN)
         calls_seen.append(len(table.calls))
     assert calls_seen == [1, 1, 2, 3]  # failed at 0; local at 10; failed again at 31; the table answers at 62
     assert len(warnings()) == 1
@@ -289,7 +365,7 @@ def test_a_pause_learned_while_the_table_is_down_is_still_honoured():
     table = ScriptedTable(failed("AccessDeniedException"))
     limiter = shared(table, clock=clock, fallback=fallback)
     limiter.pause_until(NOW + 9)
-    assert limiter.reserve() == pytest.approx(9.0)
+    assert free(limiter) == pytest.approx(9.0)
     assert len(table.calls) == 1
 
 

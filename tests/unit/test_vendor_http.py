@@ -6,7 +6,7 @@ import pytest
 from connectors.deadline import Deadline
 from connectors.failures import ConnectorError, FailureClass
 from connectors.http import RetryPolicy, VendorHttp, vendor_message
-from connectors.limiter import LocalLimiter
+from connectors.limiter import LocalLimiter, Slot
 
 NOW = 1_700_000_000.0
 
@@ -27,14 +27,16 @@ class Clock:
 
 
 class ScriptedLimiter:
-    """Hands out the given waits in turn (then 0.0) and records the pauses it is told of."""
+    """Hands out the given slots in turn (then free ones), records the time each booking allowed and the pauses."""
 
-    def __init__(self, *waits):
-        self.waits = list(waits)
+    def __init__(self, *slots):
+        self.slots = list(slots)
+        self.withins = []
         self.pauses = []
 
-    def reserve(self):
-        return self.waits.pop(0) if self.waits else 0.0
+    def reserve(self, within):
+        self.withins.append(within)
+        return self.slots.pop(0) if self.slots else Slot(0.0)
 
     def pause_until(self, until):
         self.pauses.append(until)
@@ -158,16 +160,23 @@ def test_a_response_with_room_left_tells_the_limiter_nothing():
     assert limiter.pauses == []
 
 
-def test_each_wait_the_limiter_gives_is_slept_before_it_is_asked_again():
+def test_a_booked_slot_is_slept_until_then_the_request_goes_without_asking_again():
     client, seen = vendor(httpx.Response(200))
-    clock, limiter = Clock(), ScriptedLimiter(0.25, 0.5)
+    clock, limiter = Clock(), ScriptedLimiter(Slot(0.25))
     send(make(client, clock, limiter), clock)
-    assert clock.sleeps == [0.25, 0.5] and len(seen) == 1 and limiter.waits == []
+    assert clock.sleeps == [0.25] and len(seen) == 1 and len(limiter.withins) == 1
 
 
-def test_a_limiter_wait_past_the_deadline_is_rate_limited_without_calling_the_vendor():
+def test_a_slot_is_booked_only_within_the_time_left_for_an_attempt():
+    client, _ = vendor(httpx.Response(200))
+    clock, limiter = Clock(), ScriptedLimiter()
+    send(make(client, clock, limiter), clock, seconds=20.0)
+    assert limiter.withins == [pytest.approx(20.0 - RetryPolicy().minimum_attempt_time)]
+
+
+def test_no_slot_before_the_deadline_is_rate_limited_without_calling_the_vendor():
     client, seen = vendor(httpx.Response(200))
-    clock, limiter = Clock(), ScriptedLimiter(120.0)
+    clock, limiter = Clock(), ScriptedLimiter(Slot(120.0, booked=False))
     with pytest.raises(ConnectorError) as caught:
         send(make(client, clock, limiter), clock)
     assert caught.value.failure is FailureClass.RATE_LIMITED and caught.value.retry_after == 120.0

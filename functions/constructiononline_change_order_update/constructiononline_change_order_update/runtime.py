@@ -19,14 +19,15 @@ VENDOR = "constructiononline"
 def build_client(container: Container[ConstructionOnlineClient], connection: str) -> ConstructionOnlineClient:
     """A ConstructionOnline client for ``connection``: Basic + APIKey, its budget, the pooled HTTP client.
 
-    The vendor's limits are per API key: the limiter spends the connection's window budget (500 an hour unless
-    the secret says otherwise) and holds any wait a 429 names, for every warm container when ``RATE_LIMIT_TABLE``
-    is set, so the concurrent senders stay within the window together instead of each learning of it from 429s.
+    The vendor's limits are per API key: the limiter spends the connection's budget (500 an hour, a burst of 50,
+    unless the secret says otherwise) and holds any wait a 429 names, for every warm container when
+    ``RATE_LIMIT_TABLE`` is set, so the concurrent senders stay within the window together instead of each
+    learning of it from 429s.
     """
     secret = container.connection_secret(connection, ConstructionOnlineConnection)
     policy = RetryPolicy(timeout=container.settings.vendor_timeout_seconds, wait_from_body=wait_from_message)
     first = secret(False)
-    budget = Budget(first.requests_per_window, first.window_seconds)
+    budget = Budget(first.requests_per_window, first.window_seconds, first.burst_or_default)
     http = VendorHttp(container.http, VENDOR, policy, limiter=container.limiter(connection, budget))
     return ConstructionOnlineClient(http, str(first.base_url), CachedAuth(constructiononline_headers(secret)))
 

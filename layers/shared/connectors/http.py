@@ -92,10 +92,10 @@ class VendorHttp:
         attempt = 0
         while True:
             attempt += 1
+            if deadline.remaining() < self.policy.minimum_attempt_time:
+                raise transient(f"{self.vendor}: no time left in this invocation for another attempt", api_status=504)
             self._wait_for_slot(deadline)
             timeout = min(self.policy.timeout, deadline.remaining())
-            if timeout < self.policy.minimum_attempt_time:
-                raise transient(f"{self.vendor}: no time left in this invocation for another attempt", api_status=504)
             request.extensions["timeout"] = httpx.Timeout(
                 timeout, connect=min(self.policy.connect_timeout, timeout)
             ).as_dict()
@@ -166,12 +166,16 @@ class VendorHttp:
             self._limiter.pause_until(self._wall_clock() + wait)
 
     def _wait_for_slot(self, deadline: Deadline) -> None:
-        while (wait := self._limiter.reserve()) > 0:
-            if not deadline.allows(wait + self.policy.minimum_attempt_time):
-                raise rate_limited(
-                    f"{self.vendor}: rate limit window used up", retry_after=round(wait, 3), vendor_status=None
-                )
-            self._sleep(wait)
+        # Only a slot the request can still use before the deadline is booked: a later one would go to waste.
+        slot = self._limiter.reserve(within=deadline.remaining() - self.policy.minimum_attempt_time)
+        if not slot.booked:
+            raise rate_limited(
+                f"{self.vendor}: no request slot left before this invocation's deadline",
+                retry_after=round(slot.wait, 3),
+                vendor_status=None,
+            )
+        if slot.wait > 0:
+            self._sleep(slot.wait)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         value = response.headers.get("Retry-After")

@@ -1,9 +1,15 @@
 """Request budgets per vendor connection: this process's own, or one that every warm container shares in DynamoDB.
 
-``VendorHttp`` asks its ``Limiter`` for a slot before every request and tells it when the vendor wants a pause.
+``VendorHttp`` books a slot before every request and tells its ``Limiter`` when the vendor wants a pause. A
+budget of R requests per S seconds opens one slot every S/R seconds (plus an allowance for the jitter between a
+request leaving and reaching the vendor), so any S-second span, wherever the vendor's window starts, holds at most
+R requests: a window counted from the vendor's first request, or one aligned to the clock, is never overrun,
+where a burst at the start of our own window could land in the end of the vendor's. A sender books the next
+free slot and sleeps until it, so waiting senders do not race for each slot as it opens.
+
 A ``LocalLimiter`` knows only its own process, so N warm containers send N times the budget; a ``SharedLimiter``
-keeps the budget and the pause in DynamoDB, so the containers stay under the vendor's limit together and all of
-them stop as soon as one of them learns of a pause.
+keeps the next free slot in DynamoDB, so the containers stay under the vendor's limit together and all of them
+stop as soon as one of them learns of a pause.
 """
 
 from __future__ import annotations
@@ -31,19 +37,32 @@ ITEM_LIFETIME_SECONDS = 24 * 3600
 TABLE_RETRY_SECONDS = 30.0
 # A down table must cost a vendor request little: short timeouts, one retry.
 TABLE_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 2, "mode": "standard"})
+# Requests booked S/R apart reach the vendor a little less or more apart (thread wake-ups, connection reuse, the
+# network). Spreading R slots over S plus this much keeps R+1 of them out of any S-second vendor window.
+ARRIVAL_JITTER_SECONDS = 0.05
 
-# OPEN, refused because another container opened the window first, then COUNT: three updates at most.
+# IDLE, refused because another container booked first, then QUEUE: two updates, a third after a race with a pause.
 _UPDATES_PER_RESERVATION = 3
-_NAMES = {"#window": "window", "#used": "used", "#paused": "paused_until", "#expires": "expires_at"}
-_NOT_PAUSED = "(attribute_not_exists(#paused) OR #paused <= :now)"
+_NAMES = {"#next": "next_slot", "#expires": "expires_at"}
 _REFUSED = "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A reservation: the request may go ``wait`` seconds from now if ``booked``.
+
+    Not booked means no slot opens within the time the sender has; ``wait`` then says when the next one does.
+    """
+
+    wait: float
+    booked: bool = True
 
 
 class Limiter(Protocol):
     """What ``VendorHttp`` needs from a request budget."""
 
-    def reserve(self) -> float:
-        """Take a slot for one request and return 0.0, or return the seconds to wait before asking again."""
+    def reserve(self, within: float) -> Slot:
+        """Book the next free slot if it opens within ``within`` seconds; otherwise book nothing."""
         ...
 
     def pause_until(self, until: float) -> None:
@@ -53,27 +72,43 @@ class Limiter(Protocol):
 
 @dataclass(frozen=True)
 class Budget:
-    """At most ``requests`` requests in each fixed window of ``seconds`` (windows start at multiples of ``seconds``)."""
+    """At most ``requests`` requests in any span of ``seconds``; up to ``burst`` of them at once after a quiet spell.
+
+    Slots open one ``interval`` apart, and a sender after a quiet spell may use up to ``burst - 1`` of the slots
+    that went unused (``tolerance``). A burst is paid for in pace: the interval is set so that a full burst and
+    the paced slots after it still fit the limit in any span, so ``burst=1`` gives the most requests per span
+    under a backlog and a larger burst gives a lone batch its answers sooner.
+    """
 
     requests: int
-    seconds: int
+    seconds: float
+    burst: int = 1
 
     def __post_init__(self) -> None:
-        if self.requests < 1 or self.seconds < 1:
-            raise ValueError(f"a budget needs at least one request and one second, not {self}")
+        if self.requests < 1 or self.seconds <= 0:
+            raise ValueError(f"a budget needs at least one request in a positive span of seconds, not {self}")
+        if not 1 <= self.burst <= self.requests:
+            raise ValueError(f"a budget's burst is between 1 and its requests, not {self}")
 
     @classmethod
     def per_second(cls, rate: float) -> Budget:
-        """The budget that allows at most ``rate`` requests per second on average.
+        """The budget of ``rate`` requests per second."""
+        return cls(1, 1 / rate)
 
-        One second for any rate of 1 or more; longer windows of one request for slower rates.
-        """
-        seconds = max(1, math.ceil(1 / rate))
-        return cls(max(1, math.floor(rate * seconds)), seconds)
+    @property
+    def interval(self) -> float:
+        """Seconds from one paced slot to the next."""
+        # A burst at the start of a span, then one slot per interval: burst + ceil(span / interval) - 1 <= requests.
+        return (self.seconds + ARRIVAL_JITTER_SECONDS) / (self.requests - self.burst + 1)
+
+    @property
+    def tolerance(self) -> float:
+        """How far ahead of the paced schedule a slot may be taken: the unused slots a burst may use."""
+        return (self.burst - 1) * self.interval
 
 
 class LocalLimiter:
-    """This process's budget: ``budget.requests`` per window of its clock, and the pauses it was told of.
+    """This process's budget and the pauses it was told of, on its monotonic clock.
 
     Thread-safe. Without a budget it only holds the pauses.
     """
@@ -85,87 +120,59 @@ class LocalLimiter:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._budget = budget
+        self._interval = budget.interval if budget else 0.0
+        self._tolerance = budget.tolerance if budget else 0.0
         self._clock = clock
         self._wall_clock = wall_clock
-        self._window = -math.inf
-        self._used = 0
-        self._resume = -math.inf
+        self._next = -math.inf  # the paced schedule's next slot; a burst may go up to the tolerance before it
         self._lock = threading.Lock()
 
-    def reserve(self) -> float:
-        """Take a slot now (0.0) or say how long until the next one may be free."""
+    def reserve(self, within: float) -> Slot:
+        """Book the next free slot if it opens within ``within`` seconds."""
         with self._lock:
             now = self._clock()
-            if now < self._resume:
-                return self._resume - now
-            if self._budget is None:
-                return 0.0
-            window = now // self._budget.seconds * self._budget.seconds
-            if window != self._window:
-                self._window, self._used = window, 0
-            if self._used < self._budget.requests:
-                self._used += 1
-                return 0.0
-            return window + self._budget.seconds - now
+            wait = max(0.0, self._next - self._tolerance - now)
+            if wait > within:
+                return Slot(wait, booked=False)
+            self._next = max(self._next, now) + self._interval
+            return Slot(wait)
 
     def pause_until(self, until: float) -> None:
         """Hold requests until the wall-clock time ``until``."""
         with self._lock:
-            # Kept on the monotonic clock, like the windows, so that a wall-clock step cannot stretch or cut it.
-            self._resume = max(self._resume, self._clock() + until - self._wall_clock())
+            # Kept on the monotonic clock, like the slots, so that a wall-clock step cannot stretch or cut it.
+            resume = self._clock() + until - self._wall_clock()
+            self._next = max(self._next, resume + self._tolerance)
 
 
 class Move(enum.Enum):
-    """The conditional updates that take a slot in a connection's item."""
+    """The conditional updates that book a slot in a connection's item."""
 
-    COUNT = "count"
-    """Add one to the window the item holds, if it is the current one (or later) and has room."""
-    OPEN = "open"
-    """Start the current window at one, if the item holds an earlier one (or none)."""
-
-
-@dataclass(frozen=True)
-class CounterState:
-    """A connection's item as it was when an update was refused."""
-
-    window: int | None = None
-    used: int = 0
-    paused_until: float = 0.0
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any] | None) -> CounterState:
-        """Read DynamoDB's attribute values (``{"N": "..."}``); missing attributes mean a fresh item."""
-        item = item or {}
-        window, used, paused = (_number(item, name) for name in ("window", "used", "paused_until"))
-        return cls(
-            window=None if window is None else int(window),
-            used=int(used or 0),
-            paused_until=paused or 0.0,
-        )
+    IDLE = "idle"
+    """Book now and set the next slot an interval later, if the next free slot has passed (or there is none)."""
+    QUEUE = "queue"
+    """Book the next free slot and move it an interval on, if it is still to come and within the sender's time."""
 
 
-def next_move(state: CounterState, window: int, window_seconds: int, limit: int, now: float) -> float | Move:
-    """After a refused update: the seconds to wait, or the update that can still take a slot in ``window``."""
-    if state.paused_until > now:
-        return state.paused_until - now
-    if state.window is None or state.window < window:
-        return Move.OPEN
-    if state.used < limit:
-        return Move.COUNT
-    # Full; a window later than ours (another container's clock is ahead) is waited out the same way.
-    return state.window + window_seconds - now
+def next_move(next_slot: float | None, now: float, within: float, tolerance: float) -> Move | Slot:
+    """Which update can book a slot, given the item's next slot; or the unbooked slot when none is in time."""
+    if next_slot is None or next_slot <= now:
+        return Move.IDLE
+    wait = max(0.0, next_slot - tolerance - now)
+    if wait <= within:
+        return Move.QUEUE
+    return Slot(wait, booked=False)
 
 
 class SharedLimiter:
-    """One connection's budget and pause in a DynamoDB item that every warm container updates.
+    """One connection's next free slot in a DynamoDB item that every warm container updates.
 
-    The item (key ``id`` = ``<vendor>#<connection>#limit``) holds the current fixed window (``window``, its first
-    epoch second), the requests granted in it (``used``), the latest pause any container learned from the vendor
-    (``paused_until``, epoch seconds) and ``expires_at`` for the table's TTL. A reservation is one conditional
-    UpdateItem that counts the request only while the window has room and no pause is on (a GetItem of the pause
-    when there is no budget); a refusal brings the item back as it was, which says how long to wait. A second and
-    third update happen only when this container's guess of the window was stale, at most once per window.
+    The item (key ``id`` = ``<vendor>#<connection>#limit``) holds ``next_slot``, the paced schedule's next slot in
+    epoch seconds (a burst may go up to the budget's tolerance before it; a vendor's pause sets it to the pause's
+    end plus the tolerance), and ``expires_at`` for the table's TTL. A booking is one conditional UpdateItem: when
+    the next slot has passed, book now; when it is to come, book it and move it one interval on (DynamoDB adds, so
+    concurrent bookings get successive slots). A refusal brings the item back as it was, which says which update
+    fits, or how long until a slot opens. Without a budget a reservation only reads the pause (a GetItem).
 
     If the table cannot be used (network, permissions, missing table, throttling), the limiter falls back to its
     local limiter for ``table_retry_seconds`` and logs a warning once: delivery must not stop because the
@@ -187,26 +194,28 @@ class SharedLimiter:
         self._table_name = table_name
         self.key = key
         self._budget = budget
+        self._interval = budget.interval if budget else 0.0
+        self._tolerance = budget.tolerance if budget else 0.0
         self._clock = clock
         self._fallback = fallback or LocalLimiter(budget)
         self._table_retry_seconds = table_retry_seconds
-        self._seen_window: int | None = None
+        self._seen_next = -math.inf
         self._table_down_until = -math.inf
         self._warned = False
         self._lock = threading.Lock()
 
-    def reserve(self) -> float:
-        """Take a slot in the shared window (0.0) or say how long to wait before asking again."""
+    def reserve(self, within: float) -> Slot:
+        """Book the next free slot of the shared budget if it opens within ``within`` seconds."""
         now = self._clock()
         if now < self._table_down_until:
-            return self._fallback.reserve()
+            return self._fallback.reserve(within)
         try:
             if self._budget is None:
-                return self._pause_left(now)
-            return self._take_slot(now, self._budget.seconds, self._budget.requests)
+                return self._pause_left(now, within)
+            return self._book(now, within)
         except (BotoCoreError, ClientError) as error:
             self._table_failed(error, now)
-            return self._fallback.reserve()
+            return self._fallback.reserve(within)
 
     def pause_until(self, until: float) -> None:
         """Record the pause for every container (the latest one wins) and for the local fallback."""
@@ -214,76 +223,81 @@ class SharedLimiter:
         now = self._clock()
         if now < self._table_down_until:
             return
+        resume = until + self._tolerance  # so that not even a burst goes before ``until``
         try:
             self._table.update_item(
                 TableName=self._table_name,
                 Key=self._key(),
-                UpdateExpression="SET #paused = :until, #expires = :expires",
-                ConditionExpression="attribute_not_exists(#paused) OR #paused < :until",
-                ExpressionAttributeNames={"#paused": _NAMES["#paused"], "#expires": _NAMES["#expires"]},
+                UpdateExpression="SET #next = :until, #expires = :expires",
+                ConditionExpression="attribute_not_exists(#next) OR #next < :until",
+                ExpressionAttributeNames=_NAMES,
                 ExpressionAttributeValues={
-                    ":until": _n(until),
-                    ":expires": _n(math.ceil(until) + ITEM_LIFETIME_SECONDS),
+                    ":until": _n(resume),
+                    ":expires": _n(math.ceil(resume) + ITEM_LIFETIME_SECONDS),
                 },
             )
         except ClientError as error:
-            if _error_code(error) != _REFUSED:  # refused: a later pause is recorded already
+            if _error_code(error) != _REFUSED:  # refused: a later slot or pause is recorded already
                 self._table_failed(error, now)
         except BotoCoreError as error:
             self._table_failed(error, now)
 
-    def _take_slot(self, now: float, window_seconds: int, limit: int) -> float:
-        window = int(now // window_seconds) * window_seconds
-        move = Move.COUNT if self._seen_window == window else Move.OPEN
+    def _book(self, now: float, within: float) -> Slot:
+        # Under a backlog the next slot is usually ahead: guess QUEUE then, so one update books it.
+        move = Move.QUEUE if self._seen_next > now else Move.IDLE
         for _ in range(_UPDATES_PER_RESERVATION):
-            refusal = self._update(move, window, limit, now)
-            if refusal is None:
-                self._seen_window = window
-                return 0.0
-            self._seen_window = refusal.window
-            decision = next_move(refusal, window, window_seconds, limit, now)
-            if not isinstance(decision, Move):
+            booked = self._update(move, now, within)
+            if isinstance(booked, Slot):
+                return booked
+            self._seen_next = -math.inf if booked is None else booked
+            decision = next_move(booked, now, within, self._tolerance)
+            if isinstance(decision, Slot):
                 return decision
             move = decision
-        # Windows only move forward, so this takes an item deleted and recreated meanwhile: try the next window.
-        return window + window_seconds - now
+        # Only a pause racing each booking gets here: the sender tries again one interval later.
+        return Slot(self._interval, booked=False)
 
-    def _update(self, move: Move, window: int, limit: int, now: float) -> CounterState | None:
-        """Try ``move``; None when it took the slot, else the item as it was."""
-        values = {":window": _n(window), ":one": _n(1), ":now": _n(now), ":expires": _n(_expiry(now))}
-        if move is Move.COUNT:
-            update = "SET #expires = :expires ADD #used :one"
-            condition = f"#window >= :window AND #used < :limit AND {_NOT_PAUSED}"
-            values[":limit"] = _n(limit)
+    def _update(self, move: Move, now: float, within: float) -> Slot | float | None:
+        """Try ``move``: the booked slot, or the item's next slot as it was when the update was refused."""
+        values = {":now": _n(now), ":expires": _n(_expiry(now + within))}
+        if move is Move.IDLE:
+            update = "SET #next = :after, #expires = :expires"
+            condition = "attribute_not_exists(#next) OR #next <= :now"
+            values[":after"] = _n(now + self._interval)
         else:
-            update = "SET #window = :window, #used = :one, #expires = :expires"
-            condition = f"(attribute_not_exists(#window) OR #window < :window) AND {_NOT_PAUSED}"
+            update = "SET #next = #next + :interval, #expires = :expires"
+            condition = "#next > :now AND #next <= :latest"
+            values |= {":interval": _n(self._interval), ":latest": _n(now + within + self._tolerance)}
         try:
-            self._table.update_item(
+            answer = self._table.update_item(
                 TableName=self._table_name,
                 Key=self._key(),
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=_NAMES,
                 ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if _error_code(error) != _REFUSED:
                 raise
             # The stubs do not list the item DynamoDB returns with a refusal.
-            return CounterState.from_item(cast(Mapping[str, Any], error.response).get("Item"))
-        return None
+            return _next_slot(cast(Mapping[str, Any], error.response).get("Item"))
+        # The slot booked is the one before the item's new next slot, less the tolerance.
+        self._seen_next = float(answer["Attributes"][_NAMES["#next"]]["N"])
+        return Slot(max(0.0, self._seen_next - self._interval - self._tolerance - now))
 
-    def _pause_left(self, now: float) -> float:
+    def _pause_left(self, now: float, within: float) -> Slot:
         answer = self._table.get_item(
             TableName=self._table_name,
             Key=self._key(),
             ConsistentRead=True,
-            ProjectionExpression="#paused",
-            ExpressionAttributeNames={"#paused": _NAMES["#paused"]},
+            ProjectionExpression="#next",
+            ExpressionAttributeNames={"#next": _NAMES["#next"]},
         )
-        return max(0.0, CounterState.from_item(answer.get("Item")).paused_until - now)
+        wait = max(0.0, (_next_slot(answer.get("Item")) or now) - now)
+        return Slot(wait, booked=wait <= within)
 
     def _key(self) -> dict[str, AttributeValueTypeDef]:
         return {"id": {"S": self.key}}
@@ -320,8 +334,9 @@ def connection_limiter(
     return SharedLimiter(table(), table_name, limiter_key(vendor, connection), budget)
 
 
-def _number(item: Mapping[str, Any], name: str) -> float | None:
-    value = item.get(name, {}).get("N")
+def _next_slot(item: Mapping[str, Any] | None) -> float | None:
+    """The item's ``next_slot`` from DynamoDB's attribute values (``{"N": "..."}``); None when it has none."""
+    value = (item or {}).get(_NAMES["#next"], {}).get("N")
     return None if value is None else float(value)
 
 

@@ -134,3 +134,16 @@ class ConstructionOnlineConnection(BaseModel):
     # learnt from a 429, whose wait then holds every container of the connection.
     requests_per_window: int = Field(default=500, ge=1)
     window_seconds: int = Field(default=3600, ge=1)
+    # Updates sent at once after a quiet spell; the rest of the window's requests are paced evenly through it.
+    burst: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _burst_within_the_window(self) -> ConstructionOnlineConnection:
+        if self.burst is not None and self.burst > self.requests_per_window:
+            raise ValueError(f"burst ({self.burst}) cannot exceed requests_per_window ({self.requests_per_window})")
+        return self
+
+    @property
+    def burst_or_default(self) -> int:
+        """The burst the secret names, else a tenth of the window: a few edits land at once, a backlog keeps 90%."""
+        return self.burst or max(1, self.requests_per_window // 10)
