@@ -18,9 +18,13 @@ from devkit.bench.emulator_capacity import dynamodb_writes_per_second
 from devkit.bench.naive import naive_records_per_second
 from devkit.bench.overhead import overhead_us
 from devkit.bench.report import (
+    SECTIONS,
+    ParameterMismatch,
     VendorRun,
-    check_targets,
+    check_parameters,
     cold_start_figures,
+    merge_results,
+    read_results,
     readme_table,
     rewrite_readme,
     summary_lines,
@@ -47,7 +51,34 @@ _MAX_MEMORY = re.compile(r"Max Memory Used: (\d+) MB")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure, write results.json and the README table, print the figures; 0 once everything was measured."""
+    """Measure every section or those ``--only`` names, write results.json and the README table, print the figures."""
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    sections = [section for section in SECTIONS if section in (arguments.only or SECTIONS)]
+    # A full run stands alone; --only keeps the stored figures of the sections it does not measure.
+    previous = read_results(arguments.results) if arguments.only else None
+    parameters = _parameters(arguments, sections)
+    if previous is not None:
+        try:
+            # merge_results checks too; checking here refuses before the minutes of measuring, not after.
+            check_parameters(previous["parameters"], parameters)
+        except ParameterMismatch as mismatch:
+            parser.error(f"--only with {arguments.results}: {mismatch}")
+    started = time.monotonic()
+    measured = _measure(arguments, parameters, sections)
+    wall_seconds = round(time.monotonic() - started, 1)
+    # Per section: the wall time of the invocation that measured it (a full run gives every section the same).
+    parameters["wall_seconds"] = dict.fromkeys(sections, wall_seconds)
+    results = merge_results(previous, measured)
+    write_results(arguments.results, results)
+    rewrite_readme(arguments.readme, readme_table(results))
+    for line in summary_lines(results):
+        print(line)
+    print(f"measured {', '.join(sections)} in {wall_seconds:.0f} s; results in {arguments.results}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devkit.bench", description=__doc__)
     parser.add_argument("--records", type=int, default=10_000, help="records queued per function and run (10000)")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure; each figure is their median (3)")
@@ -64,29 +95,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results.json")
     parser.add_argument("--readme", type=Path, default=README, help="README whose bench table to rewrite")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="logs of the run (.build/bench)")
-    arguments = parser.parse_args(argv)
-    started = time.monotonic()
-    results: dict[str, Any] = {"parameters": _parameters(arguments)}
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"measure only this section ({', '.join(SECTIONS)}; repeatable) and merge it into --results, keeping "
+        "the others; the other options must be those the stored results were measured with",
+    )
+    return parser
+
+
+def _measure(arguments: argparse.Namespace, parameters: dict[str, Any], sections: list[str]) -> dict[str, Any]:
+    """The figures of ``sections``, with ``parameters`` completed by what the run found out."""
+    measured: dict[str, Any] = {"parameters": parameters}
     config = sandbox_config(arguments.latency_ms, arguments.constructiononline_per_second)
     with bench_stack(arguments.output, arguments.constructiononline_per_second) as bench:
         writes = dynamodb_writes_per_second(bench.stack.endpoint_url)
-        results["parameters"]["emulator_dynamodb_writes_per_second"] = round(writes, 1)
-        cold = [
-            measure_cold_start(bench.stack, function(bench.stack.template, REPO_ROOT, vendor.function), arguments.runs)
-            for vendor in VENDORS
-        ]
-        results["cold_start"] = cold_start_figures(cold)
+        parameters["emulator_dynamodb_writes_per_second"] = dict.fromkeys(sections, round(writes, 1))
+        if "cold_start" in sections:
+            measured["cold_start"] = _cold_start(bench, arguments.runs)
         for vendor in VENDORS:
-            results[vendor.key] = _bench_vendor(bench, vendor, config, arguments)
-            results["parameters"]["sandbox_limits"][vendor.key] = vendor_config(bench.control, vendor)
-    results["targets"] = check_targets(results)
-    results["parameters"]["wall_seconds"] = round(time.monotonic() - started, 1)
-    write_results(arguments.results, results)
-    rewrite_readme(arguments.readme, readme_table(results))
-    for line in summary_lines(results):
-        print(line)
-    print(f"wall time {results['parameters']['wall_seconds']:.0f} s; results in {arguments.results}")
-    return 0
+            if vendor.key in sections:
+                measured[vendor.key] = _bench_vendor(bench, vendor, config, arguments)
+                parameters["sandbox_limits"][vendor.key] = vendor_config(bench.control, vendor)
+    return measured
+
+
+def _cold_start(bench: BenchStack, runs: int) -> dict[str, Any]:
+    stack = bench.stack
+    return cold_start_figures(
+        [measure_cold_start(stack, function(stack.template, REPO_ROOT, vendor.function), runs) for vendor in VENDORS]
+    )
 
 
 def _bench_vendor(
@@ -130,7 +170,7 @@ def peak_memory_mb(function_log: Path) -> int:
     return max(int(found) for found in _MAX_MEMORY.findall(function_log.read_text()))
 
 
-def _parameters(arguments: argparse.Namespace) -> dict[str, Any]:
+def _parameters(arguments: argparse.Namespace, sections: list[str]) -> dict[str, Any]:
     return {
         "records": arguments.records,
         "runs": arguments.runs,
@@ -139,7 +179,7 @@ def _parameters(arguments: argparse.Namespace) -> dict[str, Any]:
         "constructiononline_requests_per_second": arguments.constructiononline_per_second,
         "procore_call_size": 1000,
         "procore_calls_floor": math.ceil(arguments.records / 1000),
-        "measured_at": time.strftime("%Y-%m-%d", time.gmtime()),
+        "measured_at": dict.fromkeys(sections, time.strftime("%Y-%m-%d", time.gmtime())),
         "machine": f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}",
         "emulator": "moto server with devkit.bench.fast_moto's SQS speed-ups",
         "sandbox_limits": {},

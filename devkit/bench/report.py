@@ -22,6 +22,14 @@ PROCORE_CALL_SIZE = 1000
 BUSY = 0.7
 # A run whose calls were refused more often than this was held back by the vendor's 429s.
 REFUSED = 0.05
+VENDOR_KEYS = ("procore", "prime", "constructiononline")
+# The parts of results.json one run can measure on its own (``--only``).
+SECTIONS = ("cold_start", *VENDOR_KEYS)
+# Parameters of the run that measured a section, kept per section so that figures merged from several runs each
+# keep their own. Every other parameter must be the same for all the runs merged, so that one heading holds.
+PER_SECTION = ("measured_at", "wall_seconds", "emulator_dynamodb_writes_per_second", "sandbox_limits")
+NOT_MEASURED = "not measured"
+_MET = {True: "yes", False: "no", None: NOT_MEASURED}  # a target's ``met``, None where never measured
 
 
 @dataclass(frozen=True)
@@ -117,14 +125,20 @@ def cold_start_figures(measured: Sequence[ColdStart]) -> dict[str, Any]:
 
 
 def check_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Each target with its measured value, whether it was met, and what bounds it where it was not."""
+    """Each target with its measured value, whether it was met, and what bounds it where it was not.
+
+    A target whose section was never measured has ``value`` and ``met`` None: neither met nor missed.
+    """
     checked = []
     for target in TARGETS:
         section, _, name = target.key.partition(".")
+        entry: dict[str, Any] = {"key": target.key, "target": f"{target.symbol} {target.limit:g}"}
+        if section not in results:
+            checked.append({**entry, "value": None, "met": None})
+            continue
         value = results[section][name]
-        met = target.compare(value, target.limit)
-        entry = {"key": target.key, "target": f"{target.symbol} {target.limit:g}", "value": value, "met": met}
-        if not met:
+        entry |= {"value": value, "met": target.compare(value, target.limit)}
+        if not entry["met"]:
             entry["bounded_by"] = _bounded_by(section, name, results)
         checked.append(entry)
     return checked
@@ -150,7 +164,7 @@ def _bounded_by(section: str, name: str, results: Mapping[str, Any]) -> str:
             f"share the queue and each closes its batch when its {figures['batching_window_seconds']} s batching "
             "window ends; a call carries one invocation's records"
         )
-    writes = results["parameters"].get("emulator_dynamodb_writes_per_second", 0.0)
+    writes = results["parameters"].get("emulator_dynamodb_writes_per_second", {}).get(section, 0.0)
     if figures["refused_calls"] > REFUSED * figures["vendor_calls"]:
         return (
             f"the vendor's refusals: {figures['refused_calls']:g} of {figures['vendor_calls']:g} calls answered 429, "
@@ -168,6 +182,52 @@ def _bounded_by(section: str, name: str, results: Mapping[str, Any]) -> str:
     )
 
 
+class ParameterMismatch(ValueError):
+    """The stored results were measured with another value of a parameter that all merged sections must share."""
+
+
+def check_parameters(stored: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
+    """Raise ParameterMismatch naming the first parameter, other than the per-section ones, that differs."""
+    # This run's keys first (records before the procore_calls_floor derived from it), then any only stored.
+    for key in {**parameters, **stored}:
+        if key not in PER_SECTION and stored.get(key) != parameters.get(key):
+            raise ParameterMismatch(
+                f"parameters.{key} is {stored.get(key)!r} in the stored results but {parameters.get(key)!r} for "
+                "this run; rerun with the stored value, or without --only to measure every section"
+            )
+
+
+def merge_results(previous: Mapping[str, Any] | None, measured: Mapping[str, Any]) -> dict[str, Any]:
+    """``previous`` results with the sections in ``measured`` replaced by its figures, and the targets checked anew.
+
+    ``measured`` holds the sections one run measured and that run's parameters; ``previous`` is None where there
+    are no stored results. The per-section parameters end up naming exactly the sections the results hold.
+    """
+    results: dict[str, Any] = {section: measured[section] for section in SECTIONS if section in measured}
+    parameters = dict(measured["parameters"])
+    if previous is not None:
+        check_parameters(previous["parameters"], parameters)
+        kept = [section for section in SECTIONS if section in previous and section not in results]
+        results |= {section: previous[section] for section in kept}
+        for key in PER_SECTION:
+            stored = _by_section(previous["parameters"].get(key, {}))
+            kept_values = {section: stored[section] for section in kept if section in stored}
+            parameters[key] = kept_values | parameters.get(key, {})
+    results["parameters"] = parameters
+    results["targets"] = check_targets(results)
+    return results
+
+
+def _by_section(value: Any) -> dict[str, Any]:
+    # Results written before --only existed hold one value for the whole run, which measured every section.
+    return value if isinstance(value, dict) else dict.fromkeys(SECTIONS, value)
+
+
+def read_results(path: Path) -> dict[str, Any] | None:
+    """The results stored at ``path``; None if there are none yet."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def write_results(path: Path, results: Mapping[str, Any]) -> None:
     """Write results.json (sorted keys, so reruns diff cleanly)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,17 +235,20 @@ def write_results(path: Path, results: Mapping[str, Any]) -> None:
 
 
 def readme_table(results: Mapping[str, Any]) -> str:
-    """The README's table of figures for ``results``."""
+    """The README's table of figures for ``results``; a section never measured says so."""
     parameters = results["parameters"]
     lines = [
-        f"Measured {parameters['measured_at']} on {parameters['machine']}: {parameters['records']} records per "
-        f"function, median of {parameters['runs']} runs, vendor latency {parameters['latency_ms']} ms.",
+        f"Measured {_measured_at(parameters['measured_at'])} on {parameters['machine']}: {parameters['records']} "
+        f"records per function, median of {parameters['runs']} runs, vendor latency {parameters['latency_ms']} ms.",
         "",
         "| function | records/s | bound/s (limited by) | ratio to bound | speed-up vs naive | vendor calls "
         "| records/invocation | busy | overhead µs | peak MB |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for key in ("procore", "prime", "constructiononline"):
+    for key in VENDOR_KEYS:
+        if key not in results:
+            lines.append(f"| {key} | {NOT_MEASURED} |")  # Markdown fills the missing cells
+            continue
         figures = results[key]
         calls = f"{figures['vendor_calls']:g}"
         if "calls_ratio" in figures:
@@ -196,21 +259,38 @@ def readme_table(results: Mapping[str, Any]) -> str:
             f"| {figures['speedup_vs_naive']:.1f} | {calls} | {figures['records_per_invocation']:.0f} "
             f"| {figures['busy_fraction']:.0%} | {figures['overhead_us']:.1f} | {figures['peak_memory_mb']} |"
         )
-    cold = results["cold_start"]
     lines += [
         "",
-        f"Cold start (worst function, {cold['function']}): {cold['ms']:.0f} ms against {cold['third_party_ms']:.0f} ms "
-        f"for its third-party imports alone, ratio {cold['ratio']:.2f}.",
+        _cold_start_sentence(results.get("cold_start")),
         "",
         "| target | value | met | bounded by |",
         "| --- | --- | --- | --- |",
     ]
     lines += [
-        f"| `{target['key']}` {target['target']} | {target['value']:.3g} | {'yes' if target['met'] else 'no'} "
+        f"| `{target['key']}` {target['target']} | {_value(target)} | {_MET[target['met']]} "
         f"| {target.get('bounded_by', '')} |"
         for target in results["targets"]
     ]
     return "\n".join(lines)
+
+
+def _measured_at(dates: Mapping[str, str]) -> str:
+    if len(set(dates.values())) == 1:
+        return next(iter(dates.values()))
+    return "per section (" + ", ".join(f"{section} {dates[section]}" for section in SECTIONS if section in dates) + ")"
+
+
+def _cold_start_sentence(cold: Mapping[str, Any] | None) -> str:
+    if cold is None:
+        return f"Cold start: {NOT_MEASURED}."
+    return (
+        f"Cold start (worst function, {cold['function']}): {cold['ms']:.0f} ms against {cold['third_party_ms']:.0f} ms "
+        f"for its third-party imports alone, ratio {cold['ratio']:.2f}."
+    )
+
+
+def _value(target: Mapping[str, Any]) -> str:
+    return NOT_MEASURED if target["value"] is None else f"{target['value']:.3g}"
 
 
 def rewrite_readme(readme: Path, table: str) -> None:
@@ -222,9 +302,21 @@ def rewrite_readme(readme: Path, table: str) -> None:
 
 
 def summary_lines(results: Mapping[str, Any]) -> list[str]:
-    """The figures and ratios as lines for stdout."""
+    """The figures and ratios as lines for stdout; a section never measured says so."""
+    lines = _cold_start_lines(results["cold_start"]) if "cold_start" in results else [f"cold start: {NOT_MEASURED}"]
+    for key in VENDOR_KEYS:
+        lines += _vendor_lines(key, results[key]) if key in results else [f"{key}: {NOT_MEASURED}"]
+    for target in results["targets"]:
+        if target["met"] is None:
+            lines.append(f"target {target['key']} {target['target']}: {NOT_MEASURED}")
+            continue
+        verdict = "met" if target["met"] else f"MISSED, bounded by {target['bounded_by']}"
+        lines.append(f"target {target['key']} {target['target']}: {target['value']:.3g} {verdict}")
+    return lines
+
+
+def _cold_start_lines(cold: Mapping[str, Any]) -> list[str]:
     lines = []
-    cold = results["cold_start"]
     for function, figures in cold["functions"].items():
         lines.append(
             f"cold start {function}: {figures['ms']:.0f} ms, third-party imports alone {figures['third_party_ms']:.0f}"
@@ -232,11 +324,6 @@ def summary_lines(results: Mapping[str, Any]) -> list[str]:
         )
         top = ", ".join(f"{module} {ms:.1f}" for module, ms in figures["top_self_imports_ms"][:5])
         lines.append(f"  most self time (ms, one -X importtime run): {top}")
-    for key in ("procore", "prime", "constructiononline"):
-        lines += _vendor_lines(key, results[key])
-    for target in results["targets"]:
-        verdict = "met" if target["met"] else f"MISSED, bounded by {target['bounded_by']}"
-        lines.append(f"target {target['key']} {target['target']}: {target['value']:.3g} {verdict}")
     return lines
 
 
