@@ -7,9 +7,11 @@ by SQS itself on the next receive.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
 
 # SQS long polls for 20 seconds at most.
 MAX_WAIT_SECONDS = 20
+# ReceiveMessage calls in flight at once while a batch fills: Lambda's event source mapping starts with five
+# pollers per queue, so a backlog fills a batch of hundreds in a second rather than ten records per round trip.
+PARALLEL_RECEIVES = 5
 # Within the last second of a batching window (WaitTimeSeconds counts whole seconds): a quick poll this often.
 _QUICK_POLL_SECONDS = 0.1
 _RETRY_AFTER_ERROR_SECONDS = 2.0
@@ -60,15 +65,17 @@ class QueuePoller:
         self._wait_seconds = wait_seconds
         self._stopping = stopping
         self._thread = threading.Thread(target=self._run, name=f"local-runtime-sqs-{queue.name}", daemon=True)
+        self._receivers = ThreadPoolExecutor(PARALLEL_RECEIVES, thread_name_prefix=f"{self._thread.name}-receive")
 
     def start(self) -> None:
         """Start polling."""
         self._thread.start()
 
     def join(self) -> None:
-        """Wait for the thread to end once ``stopping`` is set (at most one long poll)."""
+        """Wait for the thread and its receives to end once ``stopping`` is set (at most one long poll)."""
         if self._thread.is_alive():
             self._thread.join()
+        self._receivers.shutdown()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -108,10 +115,17 @@ class QueuePoller:
             remaining = window_ends - time.monotonic()
             if remaining <= 0:
                 break
-            more = self._receive(batch_size - len(records), int(remaining))
+            more = self._receive_in_parallel(batch_size - len(records), int(remaining))
             records += more
             if not more and remaining < 1:
                 self._stopping.wait(min(remaining, _QUICK_POLL_SECONDS))
+        return records
+
+    def _receive_in_parallel(self, room: int, wait_seconds: int) -> list[dict[str, Any]]:
+        """Up to ``room`` records from ReceiveMessage calls in flight at once, once every call has returned."""
+        records: list[dict[str, Any]] = []
+        for more in self._receivers.map(lambda wanted: self._receive(wanted, wait_seconds), split_room(room)):
+            records += more
         return records
 
     def _receive(self, wanted: int, wait_seconds: int) -> list[dict[str, Any]]:
@@ -122,3 +136,13 @@ class QueuePoller:
             min(wanted, SQS_BATCH_LIMIT),
             min(wait_seconds, MAX_WAIT_SECONDS),
         )
+
+
+def split_room(room: int) -> list[int]:
+    """The MaxNumberOfMessages of each call in flight: at most ten, and together no more than ``room``.
+
+    Asking for more than the batch has room for would receive messages the batch cannot take: they would stay
+    invisible until their visibility timeout, or count as a receive towards the dead-letter queue.
+    """
+    calls = min(PARALLEL_RECEIVES, math.ceil(room / SQS_BATCH_LIMIT))
+    return [min(SQS_BATCH_LIMIT, room - call * SQS_BATCH_LIMIT) for call in range(calls)]

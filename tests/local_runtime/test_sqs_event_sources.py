@@ -4,8 +4,19 @@ The fixture queues have visibility timeouts of one and two seconds and a maxRece
 keeps failing comes back twice within a test, then SQS itself moves it to the dead-letter queue.
 """
 
-from devkit.aws import sqs_client
-from tests.local_runtime.conftest import wait_for
+import io
+import threading
+from typing import Any, cast
+
+import pytest
+
+from devkit.aws import LocalQueue, sqs_client
+from devkit.local_runtime.deliveries import DeliveryLog
+from devkit.local_runtime.sqs_poller import PARALLEL_RECEIVES, QueuePoller, split_room
+from devkit.local_runtime.worker import Invocation
+from devkit.queue_delivery import SQS_BATCH_LIMIT
+from devkit.template import SqsEventSource
+from tests.local_runtime.conftest import POLL_WAIT_SECONDS, reset_moto, wait_for
 
 
 def test_a_record_never_settled_comes_back_and_the_redrive_policy_dead_letters_it(fixture_runtime):
@@ -56,3 +67,85 @@ def test_a_batch_is_collected_until_full_or_until_the_window_passes(fixture_runt
         "3 records -> 3 delivered, 0 failed",
         "1 record -> 1 delivered, 0 failed",
     ]
+
+
+class CountingSqs:
+    """An SQS client that counts the ReceiveMessage calls in flight at once."""
+
+    def __init__(self, sqs: Any) -> None:
+        self._sqs = sqs
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self.most_in_flight = 0
+
+    def receive_message(self, **request: Any) -> Any:
+        with self._lock:
+            self._in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            return self._sqs.receive_message(**request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sqs, name)
+
+
+def test_a_backlog_fills_each_batch_from_receives_in_flight_at_once_and_never_beyond_the_batch_size(moto):
+    reset_moto(moto)
+    sqs = sqs_client(moto.endpoint_url)
+    # A record received but left out of a batch would stay invisible for the rest of the test.
+    url = sqs.create_queue(QueueName="backlog", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sent = [f"record-{n}" for n in range(300)]
+    for start in range(0, len(sent), 10):
+        entries: list[Any] = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(sent[start : start + 10])]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    batches: list[list[str]] = []
+
+    def invoke(event: dict[str, Any]) -> Invocation:
+        batches.append([record["body"] for record in event["Records"]])
+        return Invocation(
+            "request", succeeded=True, payload=None, duration_ms=1.0, max_memory_used_mb=1, init_duration_ms=None
+        )
+
+    counting = CountingSqs(sqs)
+    stopping = threading.Event()
+    # A window far longer than filling a batch takes: each batch closes because it is full.
+    source = SqsEventSource(
+        "BacklogQueue", batch_size=100, maximum_batching_window_seconds=10, function_response_types=()
+    )
+    poller = QueuePoller(
+        "BacklogFunction",
+        source,
+        LocalQueue("backlog", url, arn),
+        cast(Any, counting),  # in place of the SQS client
+        invoke,
+        DeliveryLog(io.StringIO()),
+        POLL_WAIT_SECONDS,
+        stopping,
+    )
+    poller.start()
+    try:
+        wait_for(lambda: sum(map(len, batches)) >= len(sent), what="every record delivered")
+    finally:
+        stopping.set()
+        poller.join()
+
+    assert counting.most_in_flight > 1
+    assert [len(batch) for batch in batches] == [100, 100, 100]
+    assert sorted(body for batch in batches for body in batch) == sorted(sent)  # each exactly once
+    counts = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    assert counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+
+
+@pytest.mark.parametrize("room", [1, 9, 10, 11, 23, 49, 50, 51, 990])
+def test_the_receives_in_flight_ask_for_the_room_left_at_most(room):
+    wanted = split_room(room)
+
+    assert sum(wanted) == min(room, PARALLEL_RECEIVES * SQS_BATCH_LIMIT)
+    assert len(wanted) <= PARALLEL_RECEIVES
+    assert all(0 < each <= SQS_BATCH_LIMIT for each in wanted)
