@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import platform
@@ -136,28 +137,28 @@ def _bench_vendor(
     concurrency = maximum_concurrency(stack, vendor.function)
     batch_size = bench.source(vendor.function).batch_size
     runs = []
-    with function_runtimes(bench, concurrency):
-        for run in range(arguments.runs):
-            prepare_sandbox(bench.control, config, vendor, arguments.records)
-            prefix = f"bench-{vendor.key}-{run}"
-            measured = run_throughput(bench, vendor, arguments.records, prefix, arguments.timeout)
-            naive_bodies = [vendor.record(f"naive-{prefix}-{i}", i) for i in range(arguments.naive_records)]
-            bound = Bound(
-                records_per_call=vendor.records_per_call(stack.parameters, batch_size),
-                concurrency=concurrency,
-                calls_in_flight=vendor.calls_in_flight(stack.parameters, batch_size),
-                latency_seconds=arguments.latency_ms / 1000,
-                rate_limit_calls_per_second=rate_limit(
-                    vendor.windows(vendor_config(bench.control, vendor)), measured.seconds
-                ),
-            )
-            naive = naive_records_per_second(bench.sandbox_url, vendor, naive_bodies)
-            runs.append(VendorRun(measured, bound, naive))
-            print(
-                f"{vendor.key} run {run + 1}/{arguments.runs}: {measured.records_per_second:.1f} records/s, "
-                f"{measured.vendor_calls} vendor calls; naive {naive:.1f} records/s",
-                flush=True,
-            )
+    for run in range(arguments.runs):
+        prepare_sandbox(bench.control, config, vendor, arguments.records)
+        prefix = f"bench-{vendor.key}-{run}"
+        functions = functools.partial(function_runtimes, bench, concurrency)
+        measured = run_throughput(bench, vendor, arguments.records, prefix, arguments.timeout, functions)
+        naive_bodies = [vendor.record(f"naive-{prefix}-{i}", i) for i in range(arguments.naive_records)]
+        bound = Bound(
+            records_per_call=vendor.records_per_call(stack.parameters, batch_size),
+            concurrency=concurrency,
+            calls_in_flight=vendor.calls_in_flight(stack.parameters, batch_size),
+            latency_seconds=arguments.latency_ms / 1000,
+            rate_limit_calls_per_second=rate_limit(
+                vendor.windows(vendor_config(bench.control, vendor)), measured.seconds
+            ),
+        )
+        naive = naive_records_per_second(bench.sandbox_url, vendor, naive_bodies)
+        runs.append(VendorRun(measured, bound, naive))
+        print(
+            f"{vendor.key} run {run + 1}/{arguments.runs}: {measured.records_per_second:.1f} records/s, "
+            f"{measured.vendor_calls} vendor calls; naive {naive:.1f} records/s",
+            flush=True,
+        )
     overheads = [overhead_us(vendor, arguments.records, bound.records_per_call) for _ in range(arguments.runs)]
     peak = peak_memory_mb(bench.function_logs / f"{vendor.function}.log")
     figures = vendor_figures(vendor.key, runs, overheads, peak)

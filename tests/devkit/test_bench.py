@@ -2,10 +2,12 @@
 
 import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 from moto.sqs.models import SQSBackend, sqs_backends
 
+from devkit.aws import sqs_client
 from devkit.bench.__main__ import main
 from devkit.bench.fast_moto import QueueAttributes, delete_message_batch
 from devkit.bench.stack import (
@@ -86,12 +88,22 @@ def test_bench_writes_consistent_figures_and_the_readme_table(tmp_path: Path) ->
 
 def test_counted_calls_are_the_sandbox_log_and_every_record_landed(tmp_path: Path) -> None:
     records = 25
-    with bench_stack(tmp_path, constructiononline_per_second=1000) as bench, function_runtimes(bench, 2):
+    with bench_stack(tmp_path, constructiononline_per_second=1000) as bench:
         for vendor in (PROCORE, CONSTRUCTIONONLINE):
             prepare_sandbox(bench.control, sandbox_config(5, 1000), vendor, records)
             tokens = [f"test-{vendor.key}-{index}" for index in range(records)]
+            backlogs: list[int] = []
 
-            run = run_throughput(bench, vendor, records, f"test-{vendor.key}", timeout=120)
+            @contextmanager
+            def functions(vendor=vendor, backlogs=backlogs):
+                """The runtimes, started once the whole run is queued: the backlog is what the clock times."""
+                backlogs.append(_queued(bench, vendor))
+                with function_runtimes(bench, 2):
+                    yield
+
+            run = run_throughput(bench, vendor, records, f"test-{vendor.key}", 120, functions)
+
+            assert backlogs == [records]
 
             writes = [entry for entry in vendor_requests(bench.control, vendor) if entry["route"] == vendor.write_route]
             assert run.vendor_calls == len(writes)
@@ -102,6 +114,14 @@ def test_counted_calls_are_the_sandbox_log_and_every_record_landed(tmp_path: Pat
             if vendor is PROCORE:
                 assert len(writes) < records  # records of one contract coalesced into shared calls
     assert run.vendor_calls == records  # ConstructionOnline: one call per record
+
+
+def _queued(bench, vendor) -> int:
+    sqs = sqs_client(bench.stack.endpoint_url)
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=bench.queue_url(vendor.function), AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
 def _sent_tokens(entry: dict) -> list[str]:
