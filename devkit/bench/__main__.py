@@ -136,6 +136,9 @@ def _bench_vendor(
     stack = bench.stack
     concurrency = maximum_concurrency(stack, vendor.function)
     batch_size = bench.source(vendor.function).batch_size
+    function_log = bench.function_logs / f"{vendor.function}.log"
+    # The log is appended to across bench invocations: only this one's REPORT lines count.
+    log_start = function_log.stat().st_size if function_log.exists() else 0
     runs = []
     for run in range(arguments.runs):
         prepare_sandbox(bench.control, config, vendor, arguments.records)
@@ -160,15 +163,17 @@ def _bench_vendor(
             flush=True,
         )
     overheads = [overhead_us(vendor, arguments.records, bound.records_per_call) for _ in range(arguments.runs)]
-    peak = peak_memory_mb(bench.function_logs / f"{vendor.function}.log")
+    peak = peak_memory_mb(function_log, log_start)
     figures = vendor_figures(vendor.key, runs, overheads, peak)
     figures["batching_window_seconds"] = bench.source(vendor.function).maximum_batching_window_seconds
     return figures
 
 
-def peak_memory_mb(function_log: Path) -> int:
-    """The highest ``Max Memory Used`` of the function's REPORT lines."""
-    return max(int(found) for found in _MAX_MEMORY.findall(function_log.read_text()))
+def peak_memory_mb(function_log: Path, start: int = 0) -> int:
+    """The highest ``Max Memory Used`` of the function's REPORT lines from byte ``start`` of its log on."""
+    with function_log.open("rb") as log:
+        log.seek(start)
+        return max(int(found) for found in _MAX_MEMORY.findall(log.read().decode()))
 
 
 def _parameters(arguments: argparse.Namespace, sections: list[str]) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """What the bench says held a missed target back, from the figures alone."""
 
+from pathlib import Path
+
+from devkit.bench.__main__ import peak_memory_mb
 from devkit.bench.report import check_targets
 
 
@@ -49,3 +52,13 @@ def test_a_busy_run_without_refusals_names_the_invocations():
 def test_an_idle_run_names_the_way_records_reach_the_invocations():
     said = bounded_by(results(refused_calls=0, busy_fraction=0.4), "procore.throughput_ratio_to_bound")
     assert "the 3 s batching window" in said
+
+
+def test_peak_memory_counts_only_the_report_lines_after_the_start(tmp_path: Path) -> None:
+    log = tmp_path / "Function.log"
+    log.write_text("REPORT RequestId: a\tMax Memory Used: 318 MB\n")
+    start = log.stat().st_size
+    with log.open("a") as more:
+        more.write("REPORT RequestId: b\tMax Memory Used: 91 MB\nREPORT RequestId: c\tMax Memory Used: 88 MB\n")
+    assert peak_memory_mb(log, start) == 91
+    assert peak_memory_mb(log) == 318

@@ -130,8 +130,9 @@ def test_a_function_uses_only_the_tables_it_is_told_about(template, logical_id, 
         for action in actions(s)
         if action.startswith("dynamodb:")
     )
-    records = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-    wanted = [(action, "IdempotencyTable") for action in records]
+    # Claims, stored replies, releases; BatchWriteItem for a batch's settles, 25 to a request.
+    records = ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"]
+    wanted = [(f"dynamodb:{action}", "IdempotencyTable") for action in records]
     told = {"IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"}}
     if expected.shares_rate_limit:
         wanted += [("dynamodb:GetItem", "RateLimitTable"), ("dynamodb:UpdateItem", "RateLimitTable")]

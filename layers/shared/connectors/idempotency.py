@@ -4,15 +4,20 @@ API requests go through Powertools' ``idempotent_function``; a repeated key gets
 with another request is refused. Queued records are sent coalesced (one vendor call for many records), which
 no per-call decorator fits, so the ledger drives the same Powertools persistence layer record by record:
 claim each record before the call, mark it done after a delivery, release it after a failure so that a
-retry (or a redrive from the dead-letter queue) is processed again.
+retry (or a redrive from the dead-letter queue) is processed again. A claim must be a conditional write of its
+own; the marks and releases of one batch are unconditional and go 25 to a BatchWriteItem.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -25,22 +30,27 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemNotFoundError,
     IdempotencyValidationError,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 
 from connectors.failures import ConnectorError, FieldProblem, invalid_input, transient
 from connectors.observability import logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 # SQS attribute names allow no spaces or colons; the same name as the HTTP header, for producers.
 IDEMPOTENCY_KEY_ATTRIBUTE = "Idempotency-Key"
 # Statuses whose reply is final for the request that got it; anything else (429, 5xx) may be retried.
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Claims and marks are single-item DynamoDB writes: send them side by side, not one after the other.
+# Claims are single-item DynamoDB writes, settles batches of them: send them side by side, not one after another.
 _PARALLEL_WRITES = 16
+# DynamoDB's BatchWriteItem takes at most 25 writes.
+BATCH_WRITE_LIMIT = 25
+# Rounds of resending what BatchWriteItem left unprocessed (throttling), with backoff, before giving up.
+_BATCH_WRITE_ROUNDS = 5
+_BATCH_WRITE_BACKOFF_SECONDS = 0.05
 
 
 class Claim(StrEnum):
@@ -70,7 +80,7 @@ class Idempotency:
             payload_validation_jmespath="request",
             expires_after_seconds=expires_after_seconds,
         )
-        record_store = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
+        record_store = SettlingStore(table_name=table, boto3_client=dynamodb)
         record_config = IdempotencyConfig(
             event_key_jmespath="key",
             payload_validation_jmespath="body",
@@ -115,10 +125,72 @@ class Idempotency:
         return result
 
 
+class SettlingStore(DynamoDBPersistenceLayer):
+    """Powertools' DynamoDB layer whose completions and deletions, inside ``batched()``, become one batch write.
+
+    ``_update_record`` and ``_delete_record`` are the layer's documented extension points: Powertools still builds
+    every record (key, hashes, expiry) and only the sending changes. A completion is written whole (a put of what
+    the update would leave, less the claim's in-progress expiry, which a completed record does not use).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: list[WriteRequestTypeDef] | None = None
+        self._batching = threading.Lock()
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Collect the completions and deletions made inside, then send them 25 to a BatchWriteItem."""
+        with self._batching:
+            self._pending = []
+            try:
+                yield
+                pending = self._pending
+            finally:
+                self._pending = None
+        chunks = [pending[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(pending), BATCH_WRITE_LIMIT)]
+        with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
+            list(pool.map(self._write_batch, chunks))
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        if self._pending is None:
+            super()._update_record(data_record)
+            return
+        item = {
+            **self._get_key(data_record.idempotency_key),
+            self.expiry_attr: {"N": str(data_record.expiry_timestamp)},
+            self.status_attr: {"S": data_record.status},
+            self.data_attr: {"S": data_record.response_data},
+        }
+        if self.payload_validation_enabled:
+            item[self.validation_key_attr] = {"S": data_record.payload_hash}
+        self._pending.append({"PutRequest": {"Item": item}})
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        if self._pending is None:
+            super()._delete_record(data_record)
+            return
+        self._pending.append({"DeleteRequest": {"Key": self._get_key(data_record.idempotency_key)}})
+
+    def _write_batch(self, writes: list[WriteRequestTypeDef]) -> None:
+        for round_ in range(_BATCH_WRITE_ROUNDS):
+            try:
+                answer = self.client.batch_write_item(RequestItems={self.table_name: writes})
+            except Exception:  # a redelivery is looked up or sent again, and claims expire with the invocation
+                logger.exception("could not settle records in the idempotency table")
+                return
+            # The answer's type for the same shapes differs only in name from the request's.
+            writes = cast("list[WriteRequestTypeDef]", answer.get("UnprocessedItems", {}).get(self.table_name, []))
+            if not writes:
+                return
+            time.sleep(_BATCH_WRITE_BACKOFF_SECONDS * 2**round_ * random.random())  # noqa: S311 - jitter, not secrecy
+        logger.warning("records left unsettled in the idempotency table", extra={"records": len(writes)})
+
+
 class RecordLedger:
     """Per-record claims on the Powertools persistence layer, for records that are sent coalesced."""
 
-    def __init__(self, store: BasePersistenceLayer) -> None:
+    def __init__(self, store: SettlingStore) -> None:
         self._store = store
 
     def claim(self, entries: list[tuple[str, str]], remaining_ms: int) -> list[Claim]:
@@ -128,9 +200,11 @@ class RecordLedger:
 
     def settle(self, delivered: list[tuple[str, str]], failed: list[tuple[str, str]]) -> None:
         """Mark ``delivered`` records done and release ``failed`` ones so that a later attempt is processed."""
-        jobs = [(self._done, entry) for entry in delivered] + [(self._release, entry) for entry in failed]
-        with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
-            list(pool.map(lambda job: job[0](*job[1]), jobs))
+        with self._store.batched():
+            for key, body in delivered:
+                self._store.save_success({"key": key, "body": body}, result={})
+            for key, body in failed:
+                self._store.delete_record({"key": key, "body": body}, exception=RuntimeError("not delivered"))
 
     def _claim(self, key: str, body: str, remaining_ms: int) -> Claim:
         data = {"key": key, "body": body}
@@ -160,18 +234,6 @@ class RecordLedger:
         if record is not None and record.status == STATUS_CONSTANTS["COMPLETED"]:
             return Claim.DONE
         return Claim.BUSY
-
-    def _done(self, key: str, body: str) -> None:
-        try:
-            self._store.save_success({"key": key, "body": body}, result={})
-        except Exception:  # a redelivery would be sent again: harmless upsert for two vendors, looked up for Prime
-            logger.exception("could not mark a delivered record done in the idempotency table")
-
-    def _release(self, key: str, body: str) -> None:
-        try:
-            self._store.delete_record({"key": key, "body": body}, exception=RuntimeError("not delivered"))
-        except Exception:  # the claim expires with the invocation anyway
-            logger.exception("could not release a record in the idempotency table")
 
 
 def claim_failure(claim: Claim) -> ConnectorError | None:

@@ -1,0 +1,107 @@
+"""The record ledger against a real DynamoDB table in moto: claims one by one, a batch's settles 25 to a request."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+from connectors.idempotency import BATCH_WRITE_LIMIT, Claim, Idempotency, SettlingStore
+from devkit.aws import dynamodb_client
+
+pytestmark = pytest.mark.integration
+
+FUNCTION = "LedgerTestFunction"
+REMAINING_MS = 30_000
+
+
+@pytest.fixture
+def table(moto) -> Iterator[str]:
+    """An idempotency table shaped like the template's, new for each test."""
+    client = dynamodb_client(moto.endpoint_url)
+    name = f"Idempotency-{uuid.uuid4().hex[:8]}"
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    yield name
+    client.delete_table(TableName=name)
+
+
+def counting_client(moto) -> tuple[Any, Counter[str]]:
+    """A DynamoDB client that counts the requests it sends, by operation."""
+    client = dynamodb_client(moto.endpoint_url)
+    sent: Counter[str] = Counter()
+    client.meta.events.register("before-call.dynamodb.*", lambda model, **_: sent.update([model.name]))
+    return client, sent
+
+
+def entries(prefix: str, count: int) -> list[tuple[str, str]]:
+    return [(f"message:{prefix}-{n}", f'{{"n": {n}}}') for n in range(count)]
+
+
+def test_a_batch_is_settled_in_batch_writes_and_its_claims_then_read_right(moto, table):
+    client, sent = counting_client(moto)
+    ledger = Idempotency(FUNCTION, table, 3600, client).records
+    delivered, failed = entries("done", 60), entries("failed", 10)
+    assert ledger.claim(delivered + failed, REMAINING_MS) == [Claim.NEW] * 70
+    sent.clear()
+
+    ledger.settle(delivered, failed)
+
+    assert sent == {"BatchWriteItem": -(-70 // BATCH_WRITE_LIMIT)}  # 3 requests, not 70
+    again = ledger.claim(delivered + failed, REMAINING_MS)
+    assert again == [Claim.DONE] * 60 + [Claim.NEW] * 10  # done is done; a released record can be sent again
+
+
+def test_a_settled_record_keeps_its_body_check(moto, table):
+    ledger = Idempotency(FUNCTION, table, 3600, dynamodb_client(moto.endpoint_url)).records
+    [(key, body)] = entries("checked", 1)
+    ledger.claim([(key, body)], REMAINING_MS)
+    ledger.settle([(key, body)], [])
+    assert ledger.claim([(key, '{"n": "another body"}')], REMAINING_MS) == [Claim.MISMATCH]
+
+
+def configured_store(client: Any, table: str) -> SettlingStore:
+    store = SettlingStore(table_name=table, boto3_client=client)
+    store.configure(IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="body"), FUNCTION)
+    return store
+
+
+def test_outside_a_batch_the_store_writes_one_record_as_powertools_does(moto, table):
+    client, sent = counting_client(moto)
+    store = configured_store(client, table)
+    store.save_inprogress({"key": "k", "body": "b"}, remaining_time_in_millis=REMAINING_MS)
+    store.save_success({"key": "k", "body": "b"}, result={})
+    store.delete_record({"key": "k", "body": "b"}, exception=RuntimeError("not delivered"))
+    assert sent == {"PutItem": 1, "UpdateItem": 1, "DeleteItem": 1}
+
+
+class LeavesOneUnprocessed:
+    """A BatchWriteItem that processes all but the last write the first time, then everything."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.requests: list[list[dict[str, Any]]] = []
+
+    def batch_write_item(self, **request: Any) -> dict[str, Any]:
+        writes = request["RequestItems"][self.table]
+        self.requests.append(writes)
+        return {"UnprocessedItems": {self.table: writes[-1:]}} if len(self.requests) == 1 else {}
+
+
+def test_writes_dynamodb_leaves_unprocessed_are_sent_again(table, monkeypatch):
+    scripted = LeavesOneUnprocessed(table)
+    store = configured_store(scripted, table)
+    monkeypatch.setattr("connectors.idempotency.time.sleep", lambda _: None)
+    with store.batched():
+        for key in ("a", "b", "c"):
+            store.delete_record({"key": key, "body": "b"}, exception=RuntimeError("not delivered"))
+    first, second = scripted.requests
+    assert len(first) == 3 and second == first[-1:]
