@@ -11,7 +11,9 @@ import importlib
 import io
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,26 @@ from devkit.sandbox import RunningSandbox, start_sandbox
 from devkit.template import dead_letter_queue, function, load_template
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def keyed_table(moto: MotoServer, prefix: str, ttl_attribute: str) -> Iterator[str]:
+    """A table keyed by ``id`` with a TTL attribute, as the template's tables are, deleted afterwards."""
+    client = dynamodb_client(moto.endpoint_url)
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"AttributeName": ttl_attribute, "Enabled": True}
+    )
+    try:
+        yield name
+    finally:
+        client.delete_table(TableName=name)
 
 
 @pytest.fixture(scope="session")

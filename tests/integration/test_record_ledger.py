@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +11,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from connectors.idempotency import BATCH_WRITE_LIMIT, Claim, Idempotency, SettlingStore
 from devkit.aws import dynamodb_client
+from tests.integration.conftest import keyed_table
 
 pytestmark = pytest.mark.integration
 
@@ -22,16 +22,8 @@ REMAINING_MS = 30_000
 @pytest.fixture
 def table(moto) -> Iterator[str]:
     """An idempotency table shaped like the template's, new for each test."""
-    client = dynamodb_client(moto.endpoint_url)
-    name = f"Idempotency-{uuid.uuid4().hex[:8]}"
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    yield name
-    client.delete_table(TableName=name)
+    with keyed_table(moto, "Idempotency", "expiration") as name:
+        yield name
 
 
 def counting_client(moto) -> tuple[Any, Counter[str]]:

@@ -7,7 +7,6 @@ test moves, so the slots booked are judged on that clock, never by wall timing.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 
 from connectors.limiter import Budget, LocalLimiter, SharedLimiter, Slot, limiter_key
 from devkit.aws import dynamodb_client
+from tests.integration.conftest import keyed_table
 
 pytestmark = pytest.mark.integration
 
@@ -65,17 +65,8 @@ class TakingTurns:
 @pytest.fixture
 def table(moto) -> Iterator[str]:
     """A rate-limit table shaped like the template's RateLimitTable, new for each test."""
-    client = dynamodb_client(moto.endpoint_url)
-    name = f"RateLimit-{uuid.uuid4().hex[:8]}"
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-    )
-    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"AttributeName": "expires_at", "Enabled": True})
-    yield name
-    client.delete_table(TableName=name)
+    with keyed_table(moto, "RateLimit", "expires_at") as name:
+        yield name
 
 
 def container(moto, table, clock, budget=BUDGET, turn=None):
