@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+from botocore.exceptions import ClientError
 
 from connectors.idempotency import BATCH_WRITE_LIMIT, Claim, Idempotency, SettlingStore
 from devkit.aws import dynamodb_client
@@ -97,3 +98,39 @@ def test_writes_dynamodb_leaves_unprocessed_are_sent_again(table, monkeypatch):
             store.delete_record({"key": key, "body": "b"}, exception=RuntimeError("not delivered"))
     first, second = scripted.requests
     assert len(first) == 3 and second == first[-1:]
+
+
+class BatchWritesFail:
+    """A DynamoDB client whose BatchWriteItem always fails; every other call goes to the real one."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def batch_write_item(self, **_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "arn:aws:iam::1:role/x"}}, "BatchWrite")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_a_batch_write_that_fails_is_settled_one_record_at_a_time(moto, table, logs):
+    client = dynamodb_client(moto.endpoint_url)
+    ledger = Idempotency(FUNCTION, table, 3600, BatchWritesFail(client)).records
+    delivered, failed = entries("done", 30), entries("failed", 3)
+    ledger.claim(delivered + failed, REMAINING_MS)
+    ledger.settle(delivered, failed)
+    assert ledger.claim(delivered + failed, REMAINING_MS) == [Claim.DONE] * 30 + [Claim.NEW] * 3
+    warnings = [line for line in logs.getvalue().splitlines() if "batch write to the idempotency table failed" in line]
+    assert len(warnings) == 2 and all("InternalServerError" in line and "arn:" not in line for line in warnings)
+
+
+def test_a_key_settled_twice_in_one_batch_is_one_write(moto, table):
+    # DynamoDB refuses a batch write that names a key twice; the store keeps the last write for each key.
+    client, sent = counting_client(moto)
+    ledger = Idempotency(FUNCTION, table, 3600, client).records
+    [entry] = entries("twice", 1)
+    ledger.claim([entry], REMAINING_MS)
+    sent.clear()
+    ledger.settle([entry, entry], [])
+    assert sent == {"BatchWriteItem": 1}
+    assert ledger.claim([entry], REMAINING_MS) == [Claim.DONE]

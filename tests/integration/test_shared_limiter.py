@@ -111,6 +111,7 @@ def test_a_pause_recorded_by_one_container_is_honoured_by_another(moto, table, b
     assert second.reserve(WITHIN) == Slot(0.0)
     first.pause_until(START + 30)
     assert as_pair(second.reserve(WITHIN)) == (29.5, False)
+    assert first.held() == pytest.approx(29.5) and second.held() == pytest.approx(29.5)
     second.pause_until(START + 10)  # an earlier pause learned later does not shorten it
     assert as_pair(first.reserve(60.0)) == (29.5, True)
     clock.now = START + 40
@@ -124,7 +125,7 @@ def test_items_carry_the_ttl_attribute(moto, table):
     limiter.pause_until(START + 3600)
     item = dynamodb_client(moto.endpoint_url).get_item(TableName=table, Key={"id": {"S": KEY}})["Item"]
     assert int(item["expires_at"]["N"]) > START + 3600
-    assert float(item["next_slot"]["N"]) == START + 3600
+    assert float(item["next_slot"]["N"]) == float(item["paused_until"]["N"]) == START + 3600
 
 
 def test_a_missing_table_falls_back_to_the_local_limiter_with_one_warning(moto, logs):

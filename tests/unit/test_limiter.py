@@ -127,17 +127,25 @@ def test_the_local_limiter_books_slots_an_interval_apart():
 
 
 @pytest.mark.parametrize("burst", [1, 2, 5])
-@pytest.mark.parametrize("pauses", [(), (3.0,), (0.4, 7.9)], ids=["steady", "one-idle", "two-idles"])
-def test_no_span_of_the_budgets_seconds_holds_more_than_its_requests(burst, pauses):
+@pytest.mark.parametrize(
+    "quiet", [(), ("idle", 3.0), ("idle", 0.4, "idle", 7.9), ("pause", 2.0)], ids=["steady", "idle", "idles", "pause"]
+)
+def test_no_span_of_the_budgets_seconds_holds_more_than_its_requests(burst, quiet):
     clock = Clock(NOW + 0.73)
     budget = Budget(5, 1, burst=burst)
     limiter = LocalLimiter(budget, clock=clock.time, wall_clock=clock.time)
-    slots: list[float] = []
-    for idle in (0.0, *pauses):  # senders book back to back, then go quiet for ``idle`` seconds
-        clock.now = max(slots, default=clock.now) + idle
+    slots: list[float] = [clock.now + free(limiter) for _ in range(20)]
+    for kind, seconds in zip(quiet[::2], quiet[1::2], strict=True):  # senders book back to back between them
+        clock.now = slots[-1]
+        if kind == "idle":
+            clock.now += seconds
+        else:
+            limiter.pause_until(clock.now + seconds)
         slots += [clock.now + free(limiter) for _ in range(20)]
     later = slots[budget.requests :]
-    assert all(last - first > budget.seconds for first, last in zip(slots, later, strict=False))
+    # Any window of the budget's seconds, plus the jitter allowance, holds at most its requests.
+    spans = [last - first for first, last in zip(slots, later, strict=False)]
+    assert min(spans) >= budget.seconds + ARRIVAL_JITTER_SECONDS - 1e-6
 
 
 def test_a_burst_goes_at_once_after_a_quiet_spell_then_slots_are_paced():
@@ -206,7 +214,14 @@ def test_the_local_pause_is_kept_on_the_monotonic_clock():
 def test_the_interval_leaves_room_for_arrival_jitter():
     budget = Budget(30, 1)
     assert budget.interval * budget.requests == pytest.approx(1 + ARRIVAL_JITTER_SECONDS)
-    assert Budget.per_second(0.4).interval == pytest.approx(2.5 + ARRIVAL_JITTER_SECONDS)
+
+
+@pytest.mark.parametrize(
+    ("rate", "budget"), [(50.0, Budget(50, 1)), (55.5, Budget(55, 1)), (1.0, Budget(1, 1)), (0.4, Budget(1, 2.5))]
+)
+def test_a_per_second_budget_spreads_the_jitter_allowance_over_a_seconds_requests(rate, budget):
+    assert Budget.per_second(rate) == budget
+    assert 1 / Budget.per_second(rate).interval <= rate
 
 
 @pytest.mark.parametrize(("requests", "seconds"), [(0, 1), (1, 0), (-5, 3600)])
@@ -269,9 +284,9 @@ def test_a_slot_another_container_booked_sends_this_one_to_the_next():
 
 
 def test_an_item_gone_while_queueing_is_booked_afresh():
-    table = ScriptedTable(updated(NOW + 3), refused(), updated(NOW + INTERVAL))
+    table = ScriptedTable(updated(NOW + INTERVAL), refused(), updated(NOW + INTERVAL))
     limiter = shared(table)
-    limiter.reserve(WITHIN)  # another container had queued up to NOW + 3; then the item expired
+    limiter.reserve(WITHIN)  # the next slot is ahead, so the next booking queues; but the item expired meanwhile
     assert limiter.reserve(WITHIN) == Slot(0.0)
     assert [update_kind(call) for call in table.calls] == [Move.IDLE, Move.QUEUE, Move.IDLE]
 
@@ -287,20 +302,22 @@ def test_a_shared_burst_books_now_while_the_next_slot_is_within_the_tolerance():
 
 def test_a_shared_pause_leaves_no_room_for_a_burst_before_it_ends():
     budget = Budget(10, 1, burst=3)
-    table = ScriptedTable({})
-    shared(table, budget=budget).pause_until(NOW + 20)
-    until = float(table.calls[0][1]["ExpressionAttributeValues"][":until"]["N"])
-    assert until == pytest.approx(NOW + 20 + budget.tolerance)
+    resume = NOW + 20 + budget.tolerance
+    table = ScriptedTable({}, {}, refused(next_slot=resume), updated(resume + budget.interval))
+    limiter = shared(table, budget=budget)
+    limiter.pause_until(NOW + 20)
+    assert float(table.calls[1][1]["ExpressionAttributeValues"][":value"]["N"]) == pytest.approx(resume)
+    assert free(limiter) == pytest.approx(20.0)
 
 
-def test_a_shared_pause_past_the_senders_time_books_nothing():
+def test_a_next_slot_past_the_senders_time_books_nothing():
     table = ScriptedTable(refused(next_slot=NOW + 40))
     assert as_pair(shared(table).reserve(WITHIN)) == (40.0, False)
     assert len(table.calls) == 1
 
 
 def test_without_a_rate_a_reservation_is_one_read_of_the_pause():
-    paused = {"Item": {"next_slot": {"N": str(NOW + 4)}}}
+    paused = {"Item": {"paused_until": {"N": str(NOW + 4)}}}
     table = ScriptedTable(paused, paused, {})
     limiter = shared(table, budget=None)
     assert as_pair(limiter.reserve(WITHIN)) == (4.0, True)
@@ -313,19 +330,37 @@ def test_without_a_rate_a_reservation_is_one_read_of_the_pause():
 def test_a_pause_is_written_for_everyone_and_kept_locally():
     clock = Clock()
     fallback = LocalLimiter(clock=clock.time, wall_clock=clock.time)
-    table = ScriptedTable({})
+    table = ScriptedTable({}, {})
     shared(table, clock=clock, fallback=fallback).pause_until(NOW + 20)
-    [(operation, request)] = table.calls
-    assert operation == "update_item"
-    assert request["ExpressionAttributeValues"][":until"] == {"N": str(NOW + 20)}
-    assert request["ConditionExpression"] == "attribute_not_exists(#next) OR #next < :until"
-    assert free(fallback) == pytest.approx(20.0)
+    paused, slots = (request for _, request in table.calls)
+    assert paused["ExpressionAttributeNames"]["#paused"] == "paused_until"
+    assert paused["ExpressionAttributeValues"][":value"] == {"N": str(NOW + 20)}
+    assert paused["ConditionExpression"] == "attribute_not_exists(#paused) OR #paused < :value"
+    assert slots["ExpressionAttributeNames"]["#next"] == "next_slot"
+    assert slots["ConditionExpression"] == "attribute_not_exists(#next) OR #next < :value"
+    assert free(fallback) == pytest.approx(20.0) and fallback.held() == pytest.approx(20.0)
+
+
+def test_without_a_budget_a_pause_is_one_write():
+    table = ScriptedTable({})
+    shared(table, budget=None).pause_until(NOW + 20)
+    assert [request["ExpressionAttributeNames"] for _, request in table.calls] == [
+        {"#paused": "paused_until", "#expires": "expires_at"}
+    ]
 
 
 def test_a_later_pause_already_recorded_is_not_an_error(warnings):
-    table = ScriptedTable(refused(next_slot=NOW + 60))
+    table = ScriptedTable(refused(paused_until=NOW + 60), refused(next_slot=NOW + 60))
     shared(table).pause_until(NOW + 20)
-    assert warnings() == []
+    assert len(table.calls) == 2 and warnings() == []
+
+
+def test_held_reads_the_pause_any_container_recorded():
+    table = ScriptedTable({"Item": {"paused_until": {"N": str(NOW + 7)}}}, {"Item": {}})
+    limiter = shared(table)
+    assert limiter.held() == pytest.approx(7.0)
+    assert limiter.held() == 0.0
+    assert [request["ProjectionExpression"] for _, request in table.calls] == ["#paused", "#paused"]
 
 
 @pytest.mark.parametrize(

@@ -27,10 +27,11 @@ class Clock:
 
 
 class ScriptedLimiter:
-    """Hands out the given slots in turn (then free ones), records the time each booking allowed and the pauses."""
+    """Hands out the given slots (then free ones) and pauses held (then none); records bookings and pauses told."""
 
-    def __init__(self, *slots):
+    def __init__(self, *slots, held=()):
         self.slots = list(slots)
+        self.helds = list(held)
         self.withins = []
         self.pauses = []
 
@@ -40,6 +41,9 @@ class ScriptedLimiter:
 
     def pause_until(self, until):
         self.pauses.append(until)
+
+    def held(self):
+        return self.helds.pop(0) if self.helds else 0.0
 
 
 def vendor(*answers):
@@ -165,6 +169,22 @@ def test_a_booked_slot_is_slept_until_then_the_request_goes_without_asking_again
     clock, limiter = Clock(), ScriptedLimiter(Slot(0.25))
     send(make(client, clock, limiter), clock)
     assert clock.sleeps == [0.25] and len(seen) == 1 and len(limiter.withins) == 1
+
+
+def test_a_pause_that_began_during_the_sleep_is_waited_out_and_a_new_slot_booked():
+    client, seen = vendor(httpx.Response(200))
+    clock, limiter = Clock(), ScriptedLimiter(Slot(0.25), Slot(0.5), held=[3.0])
+    send(make(client, clock, limiter), clock)
+    assert clock.sleeps == [0.25, 3.0, 0.5] and len(limiter.withins) == 2 and len(seen) == 1
+
+
+def test_a_pause_past_the_deadline_after_the_sleep_is_rate_limited_without_calling_the_vendor():
+    client, seen = vendor(httpx.Response(200))
+    clock, limiter = Clock(), ScriptedLimiter(Slot(0.25), held=[600.0])
+    with pytest.raises(ConnectorError) as caught:
+        send(make(client, clock, limiter), clock)
+    assert caught.value.failure is FailureClass.RATE_LIMITED and caught.value.retry_after == 600.0
+    assert seen == []
 
 
 def test_a_slot_is_booked_only_within_the_time_left_for_an_attempt():

@@ -92,9 +92,9 @@ class VendorHttp:
         attempt = 0
         while True:
             attempt += 1
-            if deadline.remaining() < self.policy.minimum_attempt_time:
-                raise transient(f"{self.vendor}: no time left in this invocation for another attempt", api_status=504)
+            self._require_time_for_an_attempt(deadline)
             self._wait_for_slot(deadline)
+            self._require_time_for_an_attempt(deadline)  # the limiter's table and the wait took some of it
             timeout = min(self.policy.timeout, deadline.remaining())
             request.extensions["timeout"] = httpx.Timeout(
                 timeout, connect=min(self.policy.connect_timeout, timeout)
@@ -165,17 +165,32 @@ class VendorHttp:
         if wait:
             self._limiter.pause_until(self._wall_clock() + wait)
 
+    def _require_time_for_an_attempt(self, deadline: Deadline) -> None:
+        if deadline.remaining() < self.policy.minimum_attempt_time:
+            raise transient(f"{self.vendor}: no time left in this invocation for another attempt", api_status=504)
+
     def _wait_for_slot(self, deadline: Deadline) -> None:
-        # Only a slot the request can still use before the deadline is booked: a later one would go to waste.
-        slot = self._limiter.reserve(within=deadline.remaining() - self.policy.minimum_attempt_time)
-        if not slot.booked:
-            raise rate_limited(
-                f"{self.vendor}: no request slot left before this invocation's deadline",
-                retry_after=round(slot.wait, 3),
-                vendor_status=None,
-            )
-        if slot.wait > 0:
+        while True:
+            # Only a slot the request can still use before the deadline is booked: a later one would go to waste.
+            slot = self._limiter.reserve(within=deadline.remaining() - self.policy.minimum_attempt_time)
+            if not slot.booked:
+                raise rate_limited(
+                    f"{self.vendor}: no request slot left before this invocation's deadline",
+                    retry_after=round(slot.wait, 3),
+                    vendor_status=None,
+                )
+            if slot.wait <= 0:
+                return
             self._sleep(slot.wait)
+            # A pause that began while this sender slept voids its slot: wait the pause out, then book again.
+            held = self._limiter.held()
+            if held <= 0:
+                return
+            if not deadline.allows(held + self.policy.minimum_attempt_time):
+                raise rate_limited(
+                    f"{self.vendor}: paused by the vendor", retry_after=round(held, 3), vendor_status=None
+                )
+            self._sleep(held)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         value = response.headers.get("Retry-After")

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -31,9 +32,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+from botocore.exceptions import BotoCoreError, ClientError
 
 from connectors.failures import ConnectorError, FieldProblem, invalid_input, transient
-from connectors.observability import logger
+from connectors.observability import aws_error_name, logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -125,35 +127,47 @@ class Idempotency:
         return result
 
 
+@dataclass(frozen=True)
+class _Settle:
+    """One record's settling write: its completion (``done``) or its deletion, as a batch write request."""
+
+    record: DataRecord
+    done: bool
+    request: WriteRequestTypeDef
+
+
 class SettlingStore(DynamoDBPersistenceLayer):
-    """Powertools' DynamoDB layer whose completions and deletions, inside ``batched()``, become one batch write.
+    """Powertools' DynamoDB layer whose completions and deletions, inside ``batched()``, become batch writes.
 
     ``_update_record`` and ``_delete_record`` are the layer's documented extension points: Powertools still builds
     every record (key, hashes, expiry) and only the sending changes. A completion is written whole (a put of what
-    the update would leave, less the claim's in-progress expiry, which a completed record does not use).
+    the update would leave, less the claim's in-progress expiry, which a completed record does not use). What a
+    batch write cannot settle is written one record at a time, as Powertools would have.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._pending: list[WriteRequestTypeDef] | None = None
-        self._batching = threading.Lock()
+        # Per thread: a write another thread makes meanwhile must not land in this thread's batch.
+        self._collecting = threading.local()
 
     @contextmanager
     def batched(self) -> Iterator[None]:
         """Collect the completions and deletions made inside, then send them 25 to a BatchWriteItem."""
-        with self._batching:
-            self._pending = []
-            try:
-                yield
-                pending = self._pending
-            finally:
-                self._pending = None
+        # By key: one request may not name a key twice, and the last write for a key is the one that counts.
+        settles: dict[str, _Settle] = {}
+        self._collecting.settles = settles
+        try:
+            yield
+        finally:
+            self._collecting.settles = None
+        pending = list(settles.values())
         chunks = [pending[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(pending), BATCH_WRITE_LIMIT)]
         with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
             list(pool.map(self._write_batch, chunks))
 
     def _update_record(self, data_record: DataRecord) -> None:
-        if self._pending is None:
+        settles = getattr(self._collecting, "settles", None)
+        if settles is None:
             super()._update_record(data_record)
             return
         item = {
@@ -164,27 +178,44 @@ class SettlingStore(DynamoDBPersistenceLayer):
         }
         if self.payload_validation_enabled:
             item[self.validation_key_attr] = {"S": data_record.payload_hash}
-        self._pending.append({"PutRequest": {"Item": item}})
+        settles[data_record.idempotency_key] = _Settle(data_record, True, {"PutRequest": {"Item": item}})
 
     def _delete_record(self, data_record: DataRecord) -> None:
-        if self._pending is None:
+        settles = getattr(self._collecting, "settles", None)
+        if settles is None:
             super()._delete_record(data_record)
             return
-        self._pending.append({"DeleteRequest": {"Key": self._get_key(data_record.idempotency_key)}})
+        request: WriteRequestTypeDef = {"DeleteRequest": {"Key": self._get_key(data_record.idempotency_key)}}
+        settles[data_record.idempotency_key] = _Settle(data_record, False, request)
 
-    def _write_batch(self, writes: list[WriteRequestTypeDef]) -> None:
+    def _write_batch(self, settles: list[_Settle]) -> None:
         for round_ in range(_BATCH_WRITE_ROUNDS):
             try:
-                answer = self.client.batch_write_item(RequestItems={self.table_name: writes})
-            except Exception:  # a redelivery is looked up or sent again, and claims expire with the invocation
-                logger.exception("could not settle records in the idempotency table")
-                return
-            # The answer's type for the same shapes differs only in name from the request's.
-            writes = cast("list[WriteRequestTypeDef]", answer.get("UnprocessedItems", {}).get(self.table_name, []))
-            if not writes:
+                answer = self.client.batch_write_item(RequestItems={self.table_name: [s.request for s in settles]})
+            except (BotoCoreError, ClientError) as error:
+                logger.warning(
+                    "a batch write to the idempotency table failed; settling its records one by one",
+                    extra={"records": len(settles), "error": aws_error_name(error)},
+                )
+                break
+            unprocessed = answer.get("UnprocessedItems", {}).get(self.table_name, [])
+            settles = [settle for settle in settles if settle.request in unprocessed]
+            if not settles:
                 return
             time.sleep(_BATCH_WRITE_BACKOFF_SECONDS * 2**round_ * random.random())  # noqa: S311 - jitter, not secrecy
-        logger.warning("records left unsettled in the idempotency table", extra={"records": len(writes)})
+        for settle in settles:
+            self._write_one(settle)
+
+    def _write_one(self, settle: _Settle) -> None:
+        try:
+            if settle.done:
+                super()._update_record(settle.record)
+            else:
+                super()._delete_record(settle.record)
+        except (BotoCoreError, ClientError) as error:
+            # Left in progress, the claim expires with the invocation; a redelivery is then looked up (Prime) or
+            # sent again, which is harmless for the two vendors whose writes are upserts.
+            logger.warning("could not settle a record in the idempotency table", extra={"error": aws_error_name(error)})
 
 
 class RecordLedger:

@@ -5,7 +5,8 @@ budget of R requests per S seconds opens one slot every S/R seconds (plus an all
 request leaving and reaching the vendor), so any S-second span, wherever the vendor's window starts, holds at most
 R requests: a window counted from the vendor's first request, or one aligned to the clock, is never overrun,
 where a burst at the start of our own window could land in the end of the vendor's. A sender books the next
-free slot and sleeps until it, so waiting senders do not race for each slot as it opens.
+free slot and sleeps until it, so waiting senders do not race for each slot as it opens; after a sleep it asks
+whether a pause began meanwhile (``held``), and if one did its slot is void and it books again after the pause.
 
 A ``LocalLimiter`` knows only its own process, so N warm containers send N times the budget; a ``SharedLimiter``
 keeps the next free slot in DynamoDB, so the containers stay under the vendor's limit together and all of them
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.observability import logger
+from connectors.observability import aws_error_name, logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,7 +44,7 @@ ARRIVAL_JITTER_SECONDS = 0.05
 
 # IDLE, refused because another container booked first, then QUEUE: two updates, a third after a race with a pause.
 _UPDATES_PER_RESERVATION = 3
-_NAMES = {"#next": "next_slot", "#expires": "expires_at"}
+_NAMES = {"#next": "next_slot", "#paused": "paused_until", "#expires": "expires_at"}
 _REFUSED = "ConditionalCheckFailedException"
 
 
@@ -69,6 +70,10 @@ class Limiter(Protocol):
         """Hold requests until ``until`` (epoch seconds), as the vendor asked; an earlier pause never shortens it."""
         ...
 
+    def held(self) -> float:
+        """Seconds a vendor's pause still holds requests (0.0 when none)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -92,8 +97,9 @@ class Budget:
 
     @classmethod
     def per_second(cls, rate: float) -> Budget:
-        """The budget of ``rate`` requests per second."""
-        return cls(1, 1 / rate)
+        """The budget of ``rate`` requests per second: per one-second window, or one request per 1/rate seconds."""
+        # The jitter allowance is spread over a window's requests: one second per request would pay it each time.
+        return cls(math.floor(rate), 1) if rate >= 1 else cls(1, 1 / rate)
 
     @property
     def interval(self) -> float:
@@ -125,6 +131,7 @@ class LocalLimiter:
         self._clock = clock
         self._wall_clock = wall_clock
         self._next = -math.inf  # the paced schedule's next slot; a burst may go up to the tolerance before it
+        self._paused_until = -math.inf
         self._lock = threading.Lock()
 
     def reserve(self, within: float) -> Slot:
@@ -142,7 +149,13 @@ class LocalLimiter:
         with self._lock:
             # Kept on the monotonic clock, like the slots, so that a wall-clock step cannot stretch or cut it.
             resume = self._clock() + until - self._wall_clock()
+            self._paused_until = max(self._paused_until, resume)
             self._next = max(self._next, resume + self._tolerance)
+
+    def held(self) -> float:
+        """Seconds the latest pause this process was told of still holds requests."""
+        with self._lock:
+            return max(0.0, self._paused_until - self._clock())
 
 
 class Move(enum.Enum):
@@ -164,15 +177,23 @@ def next_move(next_slot: float | None, now: float, within: float, tolerance: flo
     return Slot(wait, booked=False)
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A booking DynamoDB refused, with the item's next slot as it was (None: no item, or none in it)."""
+
+    next_slot: float | None
+
+
 class SharedLimiter:
-    """One connection's next free slot in a DynamoDB item that every warm container updates.
+    """One connection's next free slot and pause in a DynamoDB item that every warm container updates.
 
     The item (key ``id`` = ``<vendor>#<connection>#limit``) holds ``next_slot``, the paced schedule's next slot in
-    epoch seconds (a burst may go up to the budget's tolerance before it; a vendor's pause sets it to the pause's
-    end plus the tolerance), and ``expires_at`` for the table's TTL. A booking is one conditional UpdateItem: when
-    the next slot has passed, book now; when it is to come, book it and move it one interval on (DynamoDB adds, so
-    concurrent bookings get successive slots). A refusal brings the item back as it was, which says which update
-    fits, or how long until a slot opens. Without a budget a reservation only reads the pause (a GetItem).
+    epoch seconds (a burst may go up to the budget's tolerance before it), ``paused_until``, the end of the latest
+    pause a vendor asked for (which also moves ``next_slot`` to its end plus the tolerance), and ``expires_at`` for
+    the table's TTL. A booking is one conditional UpdateItem: when the next slot has passed, book now; when it is
+    to come, book it and move it one interval on (DynamoDB adds, so concurrent bookings get successive slots). A
+    refusal brings the item back as it was, which says which update fits, or how long until a slot opens. Without
+    a budget a reservation only reads the pause (a GetItem), as ``held`` does.
 
     If the table cannot be used (network, permissions, missing table, throttling), the limiter falls back to its
     local limiter for ``table_retry_seconds`` and logs a warning once: delivery must not stop because the
@@ -206,59 +227,75 @@ class SharedLimiter:
 
     def reserve(self, within: float) -> Slot:
         """Book the next free slot of the shared budget if it opens within ``within`` seconds."""
-        now = self._clock()
-        if now < self._table_down_until:
+        if self._clock() < self._table_down_until:
             return self._fallback.reserve(within)
         try:
             if self._budget is None:
-                return self._pause_left(now, within)
-            return self._book(now, within)
+                wait = self._pause_left()
+                return Slot(wait, booked=wait <= within)
+            return self._book(within)
         except (BotoCoreError, ClientError) as error:
-            self._table_failed(error, now)
+            self._table_failed(error)
             return self._fallback.reserve(within)
 
     def pause_until(self, until: float) -> None:
         """Record the pause for every container (the latest one wins) and for the local fallback."""
         self._fallback.pause_until(until)
-        now = self._clock()
-        if now < self._table_down_until:
+        if self._clock() < self._table_down_until:
             return
-        resume = until + self._tolerance  # so that not even a burst goes before ``until``
-        try:
-            self._table.update_item(
-                TableName=self._table_name,
-                Key=self._key(),
-                UpdateExpression="SET #next = :until, #expires = :expires",
-                ConditionExpression="attribute_not_exists(#next) OR #next < :until",
-                ExpressionAttributeNames=_NAMES,
-                ExpressionAttributeValues={
-                    ":until": _n(resume),
-                    ":expires": _n(math.ceil(resume) + ITEM_LIFETIME_SECONDS),
-                },
-            )
-        except ClientError as error:
-            if _error_code(error) != _REFUSED:  # refused: a later slot or pause is recorded already
-                self._table_failed(error, now)
-        except BotoCoreError as error:
-            self._table_failed(error, now)
+        # Two conditional updates: DynamoDB cannot take the later of two times in one. Slots move past the pause
+        # plus the tolerance, so that not even a burst goes before it ends.
+        moves = [("#paused", until)] + ([("#next", until + self._tolerance)] if self._budget else [])
+        for name, value in moves:
+            try:
+                self._table.update_item(
+                    TableName=self._table_name,
+                    Key=self._key(),
+                    UpdateExpression=f"SET {name} = :value, #expires = :expires",
+                    ConditionExpression=f"attribute_not_exists({name}) OR {name} < :value",
+                    ExpressionAttributeNames={name: _NAMES[name], "#expires": _NAMES["#expires"]},
+                    ExpressionAttributeValues={
+                        ":value": _n(value),
+                        ":expires": _n(math.ceil(value) + ITEM_LIFETIME_SECONDS),
+                    },
+                )
+            except ClientError as error:
+                if _error_code(error) != _REFUSED:  # refused: a later one is recorded already
+                    self._table_failed(error)
+                    return
+            except BotoCoreError as error:
+                self._table_failed(error)
+                return
 
-    def _book(self, now: float, within: float) -> Slot:
+    def held(self) -> float:
+        """Seconds the latest pause any container recorded still holds requests."""
+        if self._clock() < self._table_down_until:
+            return self._fallback.held()
+        try:
+            return self._pause_left()
+        except (BotoCoreError, ClientError) as error:
+            self._table_failed(error)
+            return self._fallback.held()
+
+    def _book(self, within: float) -> Slot:
+        now = self._clock()
         # Under a backlog the next slot is usually ahead: guess QUEUE then, so one update books it.
         move = Move.QUEUE if self._seen_next > now else Move.IDLE
         for _ in range(_UPDATES_PER_RESERVATION):
-            booked = self._update(move, now, within)
-            if isinstance(booked, Slot):
-                return booked
-            self._seen_next = -math.inf if booked is None else booked
-            decision = next_move(booked, now, within, self._tolerance)
+            outcome = self._update(move, now, within)
+            if not isinstance(outcome, Refused):
+                # From the time now, not before the updates: a slow table must not make the request late.
+                return Slot(max(0.0, outcome - self._clock()))
+            self._seen_next = -math.inf if outcome.next_slot is None else outcome.next_slot
+            decision = next_move(outcome.next_slot, now, within, self._tolerance)
             if isinstance(decision, Slot):
                 return decision
             move = decision
         # Only a pause racing each booking gets here: the sender tries again one interval later.
         return Slot(self._interval, booked=False)
 
-    def _update(self, move: Move, now: float, within: float) -> Slot | float | None:
-        """Try ``move``: the booked slot, or the item's next slot as it was when the update was refused."""
+    def _update(self, move: Move, now: float, within: float) -> float | Refused:
+        """Try ``move``: the booked slot's epoch second, or the refusal with the item as it was."""
         values = {":now": _n(now), ":expires": _n(_expiry(now + within))}
         if move is Move.IDLE:
             update = "SET #next = :after, #expires = :expires"
@@ -274,7 +311,7 @@ class SharedLimiter:
                 Key=self._key(),
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeNames={"#next": _NAMES["#next"], "#expires": _NAMES["#expires"]},
                 ExpressionAttributeValues=values,
                 ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -283,33 +320,33 @@ class SharedLimiter:
             if _error_code(error) != _REFUSED:
                 raise
             # The stubs do not list the item DynamoDB returns with a refusal.
-            return _next_slot(cast(Mapping[str, Any], error.response).get("Item"))
-        # The slot booked is the one before the item's new next slot, less the tolerance.
+            return Refused(_number(cast(Mapping[str, Any], error.response).get("Item"), "#next"))
         self._seen_next = float(answer["Attributes"][_NAMES["#next"]]["N"])
-        return Slot(max(0.0, self._seen_next - self._interval - self._tolerance - now))
+        # The slot booked is the one before the item's new next slot, less the tolerance (and never before now).
+        return max(now, self._seen_next - self._interval - self._tolerance)
 
-    def _pause_left(self, now: float, within: float) -> Slot:
+    def _pause_left(self) -> float:
         answer = self._table.get_item(
             TableName=self._table_name,
             Key=self._key(),
             ConsistentRead=True,
-            ProjectionExpression="#next",
-            ExpressionAttributeNames={"#next": _NAMES["#next"]},
+            ProjectionExpression="#paused",
+            ExpressionAttributeNames={"#paused": _NAMES["#paused"]},
         )
-        wait = max(0.0, (_next_slot(answer.get("Item")) or now) - now)
-        return Slot(wait, booked=wait <= within)
+        paused_until = _number(answer.get("Item"), "#paused")
+        return 0.0 if paused_until is None else max(0.0, paused_until - self._clock())
 
     def _key(self) -> dict[str, AttributeValueTypeDef]:
         return {"id": {"S": self.key}}
 
-    def _table_failed(self, error: Exception, now: float) -> None:
+    def _table_failed(self, error: Exception) -> None:
         with self._lock:
-            self._table_down_until = now + self._table_retry_seconds
+            self._table_down_until = self._clock() + self._table_retry_seconds
             first, self._warned = not self._warned, True
         if first:
             logger.warning(
                 "Rate limit table unusable: this container keeps its own budget until it answers again",
-                extra={"rate_limit_table": self._table_name, "limiter_key": self.key, "error": _describe(error)},
+                extra={"rate_limit_table": self._table_name, "limiter_key": self.key, "error": aws_error_name(error)},
             )
 
 
@@ -334,9 +371,9 @@ def connection_limiter(
     return SharedLimiter(table(), table_name, limiter_key(vendor, connection), budget)
 
 
-def _next_slot(item: Mapping[str, Any] | None) -> float | None:
-    """The item's ``next_slot`` from DynamoDB's attribute values (``{"N": "..."}``); None when it has none."""
-    value = (item or {}).get(_NAMES["#next"], {}).get("N")
+def _number(item: Mapping[str, Any] | None, name: str) -> float | None:
+    """The item's attribute ``_NAMES[name]`` from DynamoDB's attribute values (``{"N": "..."}``); None if absent."""
+    value = (item or {}).get(_NAMES[name], {}).get("N")
     return None if value is None else float(value)
 
 
@@ -350,10 +387,3 @@ def _expiry(now: float) -> int:
 
 def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
-
-
-def _describe(error: Exception) -> str:
-    # The code or the exception's kind only: messages can carry account and role ARNs.
-    if isinstance(error, ClientError):
-        return _error_code(error) or type(error).__name__
-    return type(error).__name__
