@@ -6,9 +6,10 @@ from devkit.bench.__main__ import peak_memory_mb
 from devkit.bench.report import check_targets
 
 
-def results(refused_calls: int, busy_fraction: float) -> dict:
+def results(refused_calls: int, busy_fraction: float, limited_by: str = "latency", ratio: float = 0.5) -> dict:
     vendor = {
-        "throughput_ratio_to_bound": 0.5,
+        "throughput_ratio_to_bound": ratio,
+        "bound_limited_by": limited_by,
         "refused_calls": refused_calls,
         "vendor_calls": 1000,
         "busy_fraction": busy_fraction,
@@ -46,7 +47,18 @@ def test_a_run_the_vendor_refused_often_names_the_refusals():
 def test_a_busy_run_without_refusals_names_the_invocations():
     said = bounded_by(results(refused_calls=10, busy_fraction=0.95), "constructiononline.throughput_ratio_to_bound")
     assert said.startswith("the invocations (busy 95%)")
-    assert "the local emulator takes 140 DynamoDB writes/s" in said
+    assert "the local emulator takes 140 single-item DynamoDB writes/s" in said
+
+
+def test_a_run_near_a_rate_limit_bound_names_the_limit_and_its_refusals():
+    figures = results(refused_calls=12, busy_fraction=0.99, limited_by="rate limit", ratio=0.86)
+    said = bounded_by(figures, "constructiononline.throughput_ratio_to_bound")
+    assert said.startswith("the vendor's rate limit") and "12 of 1000 calls still answered 429" in said
+
+
+def test_a_run_far_under_a_rate_limit_bound_names_what_held_it_back_locally():
+    figures = results(refused_calls=0, busy_fraction=0.4, limited_by="rate limit", ratio=0.03)
+    assert "the 3 s batching window" in bounded_by(figures, "procore.throughput_ratio_to_bound")
 
 
 def test_an_idle_run_names_the_way_records_reach_the_invocations():
