@@ -338,7 +338,7 @@ def test_a_pause_is_written_for_everyone_and_kept_locally():
     assert paused["ConditionExpression"] == "attribute_not_exists(#paused) OR #paused < :value"
     assert slots["ExpressionAttributeNames"]["#next"] == "next_slot"
     assert slots["ConditionExpression"] == "attribute_not_exists(#next) OR #next < :value"
-    assert free(fallback) == pytest.approx(20.0) and fallback.held() == pytest.approx(20.0)
+    assert free(fallback) == pytest.approx(20.0) and fallback.held(everywhere=False) == pytest.approx(20.0)
 
 
 def test_without_a_budget_a_pause_is_one_write():
@@ -355,12 +355,21 @@ def test_a_later_pause_already_recorded_is_not_an_error(warnings):
     assert len(table.calls) == 2 and warnings() == []
 
 
-def test_held_reads_the_pause_any_container_recorded():
+def test_held_everywhere_reads_the_pause_any_container_recorded():
     table = ScriptedTable({"Item": {"paused_until": {"N": str(NOW + 7)}}}, {"Item": {}})
     limiter = shared(table)
-    assert limiter.held() == pytest.approx(7.0)
-    assert limiter.held() == 0.0
+    assert limiter.held(everywhere=True) == pytest.approx(7.0)
+    assert limiter.held(everywhere=True) == 0.0
     assert [request["ProjectionExpression"] for _, request in table.calls] == ["#paused", "#paused"]
+
+
+def test_held_here_is_what_this_container_was_told_without_a_read():
+    clock = Clock()
+    table = ScriptedTable({}, {})
+    limiter = shared(table, clock=clock, fallback=LocalLimiter(clock=clock.time, wall_clock=clock.time))
+    limiter.pause_until(NOW + 5)
+    assert limiter.held(everywhere=False) == pytest.approx(5.0)
+    assert [operation for operation, _ in table.calls] == ["update_item", "update_item"]  # the pause; no read
 
 
 @pytest.mark.parametrize(

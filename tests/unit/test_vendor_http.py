@@ -5,7 +5,7 @@ import pytest
 
 from connectors.deadline import Deadline
 from connectors.failures import ConnectorError, FailureClass
-from connectors.http import RetryPolicy, VendorHttp, vendor_message
+from connectors.http import FRESH_PAUSE_AFTER_SECONDS, RetryPolicy, VendorHttp, vendor_message
 from connectors.limiter import LocalLimiter, Slot
 
 NOW = 1_700_000_000.0
@@ -32,6 +32,7 @@ class ScriptedLimiter:
     def __init__(self, *slots, held=()):
         self.slots = list(slots)
         self.helds = list(held)
+        self.everywheres = []
         self.withins = []
         self.pauses = []
 
@@ -42,7 +43,8 @@ class ScriptedLimiter:
     def pause_until(self, until):
         self.pauses.append(until)
 
-    def held(self):
+    def held(self, *, everywhere):
+        self.everywheres.append(everywhere)
         return self.helds.pop(0) if self.helds else 0.0
 
 
@@ -176,6 +178,14 @@ def test_a_pause_that_began_during_the_sleep_is_waited_out_and_a_new_slot_booked
     clock, limiter = Clock(), ScriptedLimiter(Slot(0.25), Slot(0.5), held=[3.0])
     send(make(client, clock, limiter), clock)
     assert clock.sleeps == [0.25, 3.0, 0.5] and len(limiter.withins) == 2 and len(seen) == 1
+
+
+@pytest.mark.parametrize(("wait", "everywhere"), [(0.25, False), (FRESH_PAUSE_AFTER_SECONDS, True), (7.2, True)])
+def test_after_a_long_sleep_every_containers_pauses_count_after_a_short_one_this_ones(wait, everywhere):
+    client, _ = vendor(httpx.Response(200))
+    clock, limiter = Clock(), ScriptedLimiter(Slot(wait))
+    send(make(client, clock, limiter), clock)
+    assert limiter.everywheres == [everywhere]
 
 
 def test_a_pause_past_the_deadline_after_the_sleep_is_rate_limited_without_calling_the_vendor():

@@ -49,6 +49,10 @@ class RetryPolicy:
     """For vendors that say how long to wait only in a 429's body."""
 
 
+# A sender that slept this long for its slot reads the pauses every container recorded before it goes.
+FRESH_PAUSE_AFTER_SECONDS = 1.0
+
+
 class VendorHttp:
     """Sends requests for one vendor connection with the retry rules of architecture.md.
 
@@ -182,8 +186,10 @@ class VendorHttp:
             if slot.wait <= 0:
                 return
             self._sleep(slot.wait)
-            # A pause that began while this sender slept voids its slot: wait the pause out, then book again.
-            held = self._limiter.held()
+            # A pause that began while this sender slept voids its slot: wait the pause out, then book again. After
+            # a long sleep any container's pause is read (a table read per request is small next to the wait);
+            # after a short one this process's knowledge is enough, and the table read would only make it late.
+            held = self._limiter.held(everywhere=slot.wait >= FRESH_PAUSE_AFTER_SECONDS)
             if held <= 0:
                 return
             if not deadline.allows(held + self.policy.minimum_attempt_time):

@@ -70,8 +70,12 @@ class Limiter(Protocol):
         """Hold requests until ``until`` (epoch seconds), as the vendor asked; an earlier pause never shortens it."""
         ...
 
-    def held(self) -> float:
-        """Seconds a vendor's pause still holds requests (0.0 when none)."""
+    def held(self, *, everywhere: bool) -> float:
+        """Seconds a vendor's pause still holds requests (0.0 when none).
+
+        ``everywhere`` asks for pauses any container learned of, which may cost a read of the shared table;
+        otherwise only the pauses this process was told of count.
+        """
         ...
 
 
@@ -152,8 +156,8 @@ class LocalLimiter:
             self._paused_until = max(self._paused_until, resume)
             self._next = max(self._next, resume + self._tolerance)
 
-    def held(self) -> float:
-        """Seconds the latest pause this process was told of still holds requests."""
+    def held(self, *, everywhere: bool) -> float:
+        """Seconds the latest pause this process was told of still holds requests (it knows of no others)."""
         with self._lock:
             return max(0.0, self._paused_until - self._clock())
 
@@ -267,15 +271,15 @@ class SharedLimiter:
                 self._table_failed(error)
                 return
 
-    def held(self) -> float:
-        """Seconds the latest pause any container recorded still holds requests."""
-        if self._clock() < self._table_down_until:
-            return self._fallback.held()
+    def held(self, *, everywhere: bool) -> float:
+        """Seconds the latest pause still holds requests: any container's (a GetItem) or this one's."""
+        if not everywhere or self._clock() < self._table_down_until:
+            return self._fallback.held(everywhere=False)
         try:
             return self._pause_left()
         except (BotoCoreError, ClientError) as error:
             self._table_failed(error)
-            return self._fallback.held()
+            return self._fallback.held(everywhere=False)
 
     def _book(self, within: float) -> Slot:
         now = self._clock()
