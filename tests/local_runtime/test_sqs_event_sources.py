@@ -70,20 +70,24 @@ def test_a_batch_is_collected_until_full_or_until_the_window_passes(fixture_runt
 
 
 class CountingSqs:
-    """An SQS client that counts the ReceiveMessage calls in flight at once."""
+    """An SQS client that counts the ReceiveMessage calls in flight at once and keeps the bodies they return."""
 
     def __init__(self, sqs: Any) -> None:
         self._sqs = sqs
         self._lock = threading.Lock()
         self._in_flight = 0
         self.most_in_flight = 0
+        self.received: list[str] = []
 
     def receive_message(self, **request: Any) -> Any:
         with self._lock:
             self._in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self._in_flight)
         try:
-            return self._sqs.receive_message(**request)
+            response = self._sqs.receive_message(**request)
+            with self._lock:
+                self.received += [message["Body"] for message in response.get("Messages", [])]
+            return response
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -128,14 +132,19 @@ def test_a_backlog_fills_each_batch_from_receives_in_flight_at_once_and_never_be
     )
     poller.start()
     try:
-        wait_for(lambda: sum(map(len, batches)) >= len(sent), what="every record delivered")
+        wait_for(lambda: {body for batch in batches for body in batch} >= set(sent), what="every record delivered")
     finally:
         stopping.set()
         poller.join()
 
     assert counting.most_in_flight > 1
-    assert [len(batch) for batch in batches] == [100, 100, 100]
-    assert sorted(body for batch in batches for body in batch) == sorted(sent)  # each exactly once
+    delivered = [body for batch in batches for body in batch]
+    assert set(delivered) == set(sent)
+    # Each record received is delivered once. moto's concurrent receives now and then hand one message to two
+    # calls (SQS is at-least-once too); such a copy is delivered as received and may spill into a fourth batch.
+    assert sorted(delivered) == sorted(counting.received)
+    assert all(len(batch) == 100 for batch in batches[:-1])
+    assert 0 < len(batches[-1]) <= 100
     counts = sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
