@@ -188,7 +188,8 @@ class VendorHttp:
             self._sleep(slot.wait)
             # A pause that began while this sender slept voids its slot: wait the pause out, then book again. After
             # a long sleep any container's pause is read (a table read per request is small next to the wait);
-            # after a short one this process's knowledge is enough, and the table read would only make it late.
+            # after a short one this process's pauses are enough: one another container began in that second costs
+            # a refused call, which pauses this process too, and a read per request cost the bench more.
             held = self._limiter.held(everywhere=slot.wait >= FRESH_PAUSE_AFTER_SECONDS)
             if held <= 0:
                 return

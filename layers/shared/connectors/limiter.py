@@ -264,7 +264,7 @@ class SharedLimiter:
                     },
                 )
             except ClientError as error:
-                if _error_code(error) != _REFUSED:  # refused: a later one is recorded already
+                if aws_error_name(error) != _REFUSED:  # refused: a later one is recorded already
                     self._table_failed(error)
                     return
             except BotoCoreError as error:
@@ -321,7 +321,7 @@ class SharedLimiter:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if _error_code(error) != _REFUSED:
+            if aws_error_name(error) != _REFUSED:
                 raise
             # The stubs do not list the item DynamoDB returns with a refusal.
             return Refused(_number(cast(Mapping[str, Any], error.response).get("Item"), "#next"))
@@ -387,7 +387,3 @@ def _n(value: float) -> AttributeValueTypeDef:
 
 def _expiry(now: float) -> int:
     return int(now) + ITEM_LIFETIME_SECONDS
-
-
-def _error_code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
