@@ -20,17 +20,17 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from connectors.failures import POLICIES, FailureClass
 from connectors.models.constructiononline import CoInfo
 from connectors.models.errors import ErrorResponse
-from connectors.models.prime import ChangeOrderSov
+from connectors.models.prime import SovItems
 from connectors.models.procore import SyncResponse
 from constructiononline_change_order_update.handler import ROUTE as CONSTRUCTIONONLINE_ROUTE
 from devkit.template import REPO_ROOT
@@ -62,6 +62,9 @@ SECURITY: list[dict[str, list[str]]] = [{BEARER: []}, {name: [] for name in WEBH
 _FAILURE_REPLIES: dict[FailureClass, str] = {
     FailureClass.INVALID_INPUT: "invalid_input: a parameter or the body is invalid; `error.problems` names each field",
     FailureClass.UNAUTHENTICATED: "unauthenticated: no bearer token or Standard Webhooks signature that is accepted",
+    FailureClass.FORBIDDEN: (
+        "forbidden: the caller's entry in the webhook secret does not allow this function or `connection`"
+    ),
     FailureClass.VENDOR_REJECTED: (
         "vendor_rejected: the vendor refused the content; `error.message` carries its answer, "
         "`error.vendor_status` its status"
@@ -80,15 +83,22 @@ _OTHER_REPLIES: tuple[tuple[int, str], ...] = (
     (409, "transient: a request with this Idempotency-Key is still being answered; retry after it ends"),
     (413, "invalid_input: the body is over the size limit; split it, or send it through the queue"),
     (415, "invalid_input: the body is labelled as something other than JSON"),
-    (503, "transient: the vendor is unavailable; retry after `Retry-After` seconds when given"),
+    (
+        503,
+        "transient or misconfiguration: the vendor, an AWS dependency or the callers' secret is unavailable; "
+        "retry after `Retry-After` seconds when given",
+    ),
     (504, "transient: the vendor did not answer within the invocation's time"),
 )
 IDEMPOTENCY_KEY_PARAMETER = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "Answer this request once: a repeat gets the stored reply; reused for another request, refused",
-    "schema": {"type": "string"},  # an empty one is no key: the request is answered as without one
+    "description": (
+        "Answer this request once: a repeat gets the stored reply; reused for another request, refused. "
+        "A signed request without it is keyed by its `webhook-id`. Keys belong to the caller that sent them"
+    ),
+    "schema": {"type": "string", "maxLength": 255},  # an empty one is no key: the request is answered as without one
 }
 _RETRY_AFTER = {"description": "Seconds to wait before sending again", "schema": {"type": "integer", "minimum": 1}}
 _REPLY_HEADERS: dict[int, dict[str, Any]] = {
@@ -122,7 +132,7 @@ NOTES: dict[tuple[str, str], RouteNotes] = {
         success_status=201,
         success_description="The created change-order SOVs, in request order, as Oracle answers them",
         reply=list[dict[str, Any]],
-        body=Annotated[list[ChangeOrderSov], Field(min_length=1)],
+        body=SovItems,
         body_description="Oracle's batch body: a non-empty array of change-order SOVs (money as exact decimals)",
     ),
     ("put", CONSTRUCTIONONLINE_ROUTE): RouteNotes(

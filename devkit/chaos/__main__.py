@@ -1,4 +1,8 @@
-"""Run the chaos test: ``python -m devkit.chaos [--records 2000]``; exit 0 only when nothing was lost or duplicated."""
+"""Run the chaos test: ``python -m devkit.chaos [--records 2000]``.
+
+Exit 0 only when, for every function, nothing was lost or duplicated, no valid record was dead-lettered and no
+invocation failed, and every vendor outage refused requests.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from devkit.aws import LocalStack, provision, sqs_client, start_moto
+from devkit.chaos.invocations import InvocationTally, tally_invocations
 from devkit.chaos.ledger import Ledger, VendorSend, count_ledger
 from devkit.chaos.records import (
     FIRST_CHANGE_ORDER_ID,
@@ -36,22 +41,73 @@ if TYPE_CHECKING:
 
 OUTPUT = REPO_ROOT / ".build" / "chaos"
 IDEMPOTENCY_KEY = "Idempotency-Key"
-# Short vendor timeouts so that injected timeouts cost seconds, not the default ten.
-PARAMETERS = {"VendorTimeoutSeconds": "2"}
+# The functions' retry timing scaled down (production: 10 s doubling to 900 s, for 7200 s), so that an outage of
+# tens of seconds outlasts what the old retry allowed at this base: 5 receives, waits of 1+2+4+8 s.
+RETRY_BACKOFF_BASE_SECONDS = 1
+RETRY_BACKOFF_CAP_SECONDS = 10
+OLD_RETRY_SECONDS = sum(RETRY_BACKOFF_BASE_SECONDS * 2**n for n in range(4))
+# The budget counts from when SQS first accepted a record, so it covers the backlog's age too: the last full run
+# took 601 s to drain, and a record first received after minutes in the queue must still get its retries. As
+# long as the run waits for the queues (--timeout's default), only the vendor's behaviour, not the backlog's age,
+# can dead-letter a valid record.
+RETRY_BUDGET_SECONDS = 900
+# Only the redrive backstop: at the shortest waits (jitter factor 0.5: 0.5, 1, 2, 4 s, then 5 s each) the budget
+# allows 7.5 + 178 x 5 = 897.5 s, 182 waits, 183 receives; the room above is for receives that never reach the
+# function's retry decision (timed-out invocations).
+MAX_RECEIVE_COUNT = 250
+PARAMETERS = {
+    # Short vendor timeouts so that injected timeouts cost seconds, not the default ten.
+    "VendorTimeoutSeconds": "2",
+    "RetryBudgetSeconds": str(RETRY_BUDGET_SECONDS),
+    "RetryBackoffBaseSeconds": str(RETRY_BACKOFF_BASE_SECONDS),
+    "RetryBackoffCapSeconds": str(RETRY_BACKOFF_CAP_SECONDS),
+    "MaxReceiveCount": str(MAX_RECEIVE_COUNT),
+}
 TIMEOUT_HOLD_MS = 2_500
 TOKEN_EXPIRY_EVERY_SECONDS = 2.0
 QUIET_CHECKS = 3  # consecutive empty looks at every queue before the run counts as drained
 
 
 @dataclass(frozen=True)
+class Outage:
+    """A vendor outage, started as the records are queued: every listed route fails for ``duration_ms``."""
+
+    routes: tuple[str, ...]
+    duration_ms: int
+    retry_after: int = 0
+    drop: bool = False
+
+    def rules(self) -> list[dict[str, Any]]:
+        """The sandbox fault rules, one per route."""
+        options = {"duration_ms": self.duration_ms, "retry_after": self.retry_after, "drop": self.drop}
+        return [{"route": route, "kind": "outage", **options} for route in self.routes]
+
+    def describe(self) -> str:
+        """``40 s of 503s with Retry-After: 2`` and the like."""
+        if self.drop:
+            failure = "dropped connections"
+        elif self.retry_after:
+            failure = f"503s with Retry-After: {self.retry_after}"
+        else:
+            failure = "503s without Retry-After"
+        return f"{self.duration_ms / 1000:.0f} s of {failure}"
+
+
+@dataclass(frozen=True)
 class Target:
-    """One function under test and how to read its records back from the vendor and the dead-letter queue."""
+    """One function under test: its records, how to read them back from the vendor and the dead-letter queue, and
+    the faults its vendor adds.
+
+    ``token_route`` is None for a vendor that takes credentials on every call (ConstructionOnline).
+    """
 
     logical_id: str
     vendor: str
     prefix: str
     make: Callable[[str, int, bool], str]
     write_route: str
+    token_route: str | None
+    outage: Outage
     stored_path: str
     stored_key: str
     stored_token: Callable[[dict[str, Any]], str | None]
@@ -86,6 +142,8 @@ TARGETS = (
         "pco",
         procore_record,
         "procore.sync",
+        "procore.token",
+        Outage(("procore.token", "procore.sync"), duration_ms=30_000),
         "/_sandbox/procore/pcos",
         "pcos",
         lambda pco: pco.get("origin_id"),
@@ -98,6 +156,8 @@ TARGETS = (
         "sov",
         prime_record,
         "prime.batch",
+        "prime.token",
+        Outage(("prime.token", "prime.batch", "prime.sovs_by_parent"), duration_ms=40_000, retry_after=2),
         "/_sandbox/prime/sovs",
         "sovs",
         lambda sov: sov.get("name"),
@@ -110,6 +170,8 @@ TARGETS = (
         "co",
         constructiononline_record,
         "constructiononline.update",
+        None,
+        Outage(("constructiononline.update", "constructiononline.get"), duration_ms=45_000, drop=True),
         "/_sandbox/constructiononline/change-orders",
         "change_orders",
         lambda change_order: change_order.get("NOTES"),
@@ -128,6 +190,19 @@ def faults_for(route: str) -> list[dict[str, Any]]:
         {"route": route, "kind": "timeout", "probability": 0.01, "delay_ms": TIMEOUT_HOLD_MS, "applied": True},
         {"route": route, "kind": "drop", "probability": 0.01, "applied": True},
         {"route": route, "kind": "drop", "probability": 0.01, "applied": False},
+        # 2xx answers that break the contract, after applying (the answer is lost) and without.
+        {"route": route, "kind": "malformed", "shape": "wrong_shape", "applied": True, "probability": 0.01},
+        {"route": route, "kind": "malformed", "shape": "truncated", "applied": True, "probability": 0.01},
+        {"route": route, "kind": "malformed", "shape": "html", "applied": False, "probability": 0.01},
+        {"route": route, "kind": "malformed", "shape": "empty_object", "applied": False, "probability": 0.01},
+    ]
+
+
+def token_faults_for(route: str) -> list[dict[str, Any]]:
+    """Token answers that break the contract: a 200 without the token (issued anyway), or an HTML page."""
+    return [
+        {"route": route, "kind": "malformed", "shape": "wrong_shape", "applied": True, "probability": 0.03},
+        {"route": route, "kind": "malformed", "shape": "html", "applied": False, "probability": 0.02},
     ]
 
 
@@ -147,7 +222,7 @@ CONSTRUCTIONONLINE_LIMITS = {"requests_per_window": 200, "window_seconds": 2}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the chaos test; 0 when every ledger has lost=0 and duplicated=0."""
+    """Run the chaos test; 0 when every ledger passed (see ``Ledger.problems``) and every outage hit."""
     parser = argparse.ArgumentParser(prog="python -m devkit.chaos", description=__doc__)
     parser.add_argument("--records", type=int, default=2000, help="records per function (default 2000)")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of records a producer sends twice")
@@ -174,22 +249,41 @@ def main(argv: list[str] | None = None) -> int:
         seed_connections(stack, sandbox.url, constructiononline_limits=CONSTRUCTIONONLINE_LIMITS)
         control = running.enter_context(httpx.Client(base_url=sandbox.url, timeout=60))
         _prepare_sandbox(control, arguments.records)
-        deliveries = running.enter_context((OUTPUT / "deliveries.log").open("w"))
+        deliveries_log = OUTPUT / "deliveries.log"
+        deliveries = running.enter_context(deliveries_log.open("w"))
         running.enter_context(LocalRuntime(stack, port=0, function_logs=OUTPUT / "function-logs", out=deliveries))
         expiries = running.enter_context(_Expirer(control))
+        _start_outages(control)
         copies = _send_everything(stack, records, arguments.duplicates, rng)
         drained = _wait_until_drained(stack, arguments.timeout)
+        tallies = tally_invocations(deliveries_log.read_text().splitlines())
         control.delete("/_sandbox/faults").raise_for_status()
-        results = [_ledger(target, stack, control, records[target.logical_id]) for target in TARGETS]
+        results = [
+            _ledger(target, stack, control, records[target.logical_id], tallies.get(target.logical_id))
+            for target in TARGETS
+        ]
         injected = _injected_faults(control)
     elapsed = time.monotonic() - started
     print(f"chaos: {arguments.records} records per function, {copies} duplicate copies sent, seed {arguments.seed}")
+    print(
+        f"chaos: retry budget {RETRY_BUDGET_SECONDS} s, backoff {RETRY_BACKOFF_BASE_SECONDS} s doubling to "
+        f"{RETRY_BACKOFF_CAP_SECONDS} s, MaxReceiveCount {MAX_RECEIVE_COUNT} (the old 5 receives: "
+        f"{OLD_RETRY_SECONDS} s at most); outages as the records were queued: "
+        + ", ".join(f"{target.vendor} {target.outage.describe()}" for target in TARGETS)
+    )
     print(
         f"chaos: {'queues drained' if drained else 'queues NOT drained'} after {elapsed:.0f} s; "
         f"tokens expired {expiries()} times; logs in {OUTPUT.relative_to(REPO_ROOT)}/"
     )
     for vendor, faults in injected.items():
         print(f"chaos: {vendor} faults injected: " + ", ".join(f"{k}={v}" for k, v in sorted(faults.items())))
+    for target in TARGETS:
+        tally = tallies.get(target.logical_id, InvocationTally())
+        by_type = ", ".join(f"{k}={v}" for k, v in sorted(tally.errors.items()))
+        print(
+            f"chaos: {target.logical_id} invocations: {tally.invocations}, failed: {tally.error_count}"
+            + (f" ({by_type})" if by_type else "")
+        )
     for ledger, reasons in results:
         print(
             f"chaos: {ledger.function} dead letters by class: "
@@ -197,7 +291,24 @@ def main(argv: list[str] | None = None) -> int:
         )
     for ledger, _ in results:
         print(ledger.line())
-    return 0 if drained and all(ledger.balanced for ledger, _ in results) else 1
+    problems = _problems(drained, [ledger for ledger, _ in results], tallies, injected)
+    for problem in problems:
+        print(f"chaos: FAILED: {problem}")
+    return 1 if problems else 0
+
+
+def _problems(
+    drained: bool, ledgers: list[Ledger], tallies: dict[str, InvocationTally], injected: dict[str, Counter[str]]
+) -> list[str]:
+    """Why the run fails, if it does."""
+    problems = [] if drained else ["the queues did not drain in time"]
+    problems += [f"{ledger.function}: {', '.join(found)}" for ledger in ledgers if (found := ledger.problems())]
+    for target in TARGETS:
+        if target.logical_id not in tallies:  # errors=0 would mean nothing: the delivery log was not understood
+            problems.append(f"{target.logical_id}: no invocation found in deliveries.log")
+        if not injected.get(target.vendor, Counter())["outage"]:
+            problems.append(f"{target.vendor}: the outage refused no request, so it showed nothing")
+    return problems
 
 
 def _prepare_sandbox(control: httpx.Client, count: int) -> None:
@@ -207,8 +318,16 @@ def _prepare_sandbox(control: httpx.Client, count: int) -> None:
             "/_sandbox/constructiononline/change-orders", json={"ID": FIRST_CHANGE_ORDER_ID + index}
         ).raise_for_status()
     for target in TARGETS:
-        for fault in faults_for(target.write_route):
+        faults = faults_for(target.write_route) + (token_faults_for(target.token_route) if target.token_route else [])
+        for fault in faults:
             control.post("/_sandbox/faults", json=fault).raise_for_status()
+
+
+def _start_outages(control: httpx.Client) -> None:
+    """Take every vendor down for a while from now (each outage runs from when its rules are added)."""
+    for target in TARGETS:
+        for rule in target.outage.rules():
+            control.post("/_sandbox/faults", json=rule).raise_for_status()
 
 
 class _Expirer:
@@ -308,7 +427,11 @@ def _dead_letters(stack: LocalStack, logical_id: str) -> Iterator[tuple[Any, str
 
 
 def _ledger(
-    target: Target, stack: LocalStack, control: httpx.Client, records: list[ChaosRecord]
+    target: Target,
+    stack: LocalStack,
+    control: httpx.Client,
+    records: list[ChaosRecord],
+    tally: InvocationTally | None,
 ) -> tuple[Ledger, Counter[str]]:
     """The function's ledger, and its dead letters counted by error class."""
     stored = control.get(target.stored_path).json()[target.stored_key]
@@ -326,6 +449,8 @@ def _ledger(
         [token for item in stored if (token := target.stored_token(item)) is not None],
         dead,
         sends,
+        invalid=[record.token for record in records if record.invalid],
+        errors=tally.error_count if tally is not None else 0,
     )
     return ledger, Counter(error_class for _, error_class in letters)
 

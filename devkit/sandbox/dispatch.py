@@ -7,12 +7,20 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Final
 
 from devkit.sandbox.config import SandboxConfig, patched
-from devkit.sandbox.faults import FaultBook, FaultKind, FaultRule
-from devkit.sandbox.messages import Request, Response, json_response
+from devkit.sandbox.faults import FaultBook, FaultKind, FaultRule, MalformedShape
+from devkit.sandbox.messages import JSON_CONTENT_TYPE, Request, Response, json_response
 from devkit.sandbox.requestlog import LogEntry, RequestLog
 from devkit.sandbox.vendor import Route, Vendor
+
+# A ``malformed`` fault's HTML answer: what a proxy or a maintenance switch serves in place of the API.
+_HTML_PAGE: Final = (
+    b"<!DOCTYPE html>\n<html><head><title>Scheduled maintenance</title></head>"
+    b"<body><h1>We'll be back shortly</h1></body></html>\n"
+)
 
 
 class VendorDispatcher:
@@ -69,7 +77,7 @@ class VendorDispatcher:
     def add_fault(self, spec: object) -> dict[str, object]:
         """Add a fault rule (raises FaultError) and return it as JSON."""
         with self._lock:
-            return self._faults.add(spec, self.route_names).to_json()
+            return self._faults.add(spec, self.route_names)
 
     def clear_faults(self) -> None:
         """Remove every fault rule."""
@@ -79,7 +87,7 @@ class VendorDispatcher:
     def faults_json(self) -> list[dict[str, object]]:
         """The active fault rules as JSON."""
         with self._lock:
-            return [rule.to_json() for rule in self._faults.rules()]
+            return self._faults.to_json()
 
     def requests_json(self, vendor: str | None) -> list[dict[str, object]]:
         """The request log as JSON, optionally for one vendor."""
@@ -147,9 +155,44 @@ class VendorDispatcher:
                 if fault.applied:
                     route.handler(request)
                 return None
+            case FaultKind.MALFORMED:
+                return self._answer(entry, _malformed(fault, route, route.handler(request) if fault.applied else None))
+            case FaultKind.OUTAGE:
+                if fault.drops:
+                    return None
+                response = vendor.fault_response(503)
+                if fault.retry_after:
+                    response.headers["Retry-After"] = str(fault.retry_after)
+                return self._answer(entry, response)
 
     def _answer(self, entry: LogEntry, response: Response) -> Response:
         with self._lock:
             entry.status = response.status
             entry.answered_at = time.time()
         return response
+
+
+def _malformed(fault: FaultRule, route: Route, applied: Response | None) -> Response:
+    """The 2xx answer of a ``malformed`` fault; ``applied`` is the vendor's own answer when it applied the request.
+
+    A vendor that refused the request (not 2xx) answers as it would, and a 204 stays bodiless: only a success
+    with a body can break the contract's body.
+    """
+    if applied is not None and not (200 <= applied.status < 300 and applied.status != HTTPStatus.NO_CONTENT):
+        return applied
+    status = applied.status if applied is not None else route.ok_status
+    headers = applied.headers if applied is not None else {}
+    wrong_shape = route.wrong_shape.encode()
+    match fault.shape:
+        case MalformedShape.HTML:
+            return Response(status, _HTML_PAGE, "text/html; charset=utf-8", headers)
+        case MalformedShape.TRUNCATED:
+            # Half an object or array never parses; Content-Length matches, so only the JSON is broken.
+            whole = applied.body if applied is not None else wrong_shape
+            return Response(status, whole[: len(whole) // 2], JSON_CONTENT_TYPE, headers)
+        case MalformedShape.EMPTY:
+            return Response(status, b"", JSON_CONTENT_TYPE, headers)
+        case MalformedShape.EMPTY_OBJECT:
+            return Response(status, b"{}", JSON_CONTENT_TYPE, headers)
+        case MalformedShape.WRONG_SHAPE:
+            return Response(status, wrong_shape, JSON_CONTENT_TYPE, headers)

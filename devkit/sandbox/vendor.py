@@ -1,4 +1,4 @@
-"""The contract every imitated vendor (Procore now; Oracle Primavera Cloud, ConstructionOnline later) fulfils."""
+"""The contract every imitated vendor (Procore, Oracle Primavera Cloud, ConstructionOnline) fulfils."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class Route:
 
     ``path`` is exact, or a template whose ``{name}`` segments each match one path segment
     (``/api/ChangeOrders/{id}``); the handler finds the captured values in ``Request.path_params``.
-    ``log_body`` is False for endpoints whose body carries secrets (token requests).
+    ``log_body`` is False for endpoints whose body carries secrets (token requests). For ``malformed`` faults:
+    ``ok_status`` is the route's success status (answered when the vendor did not apply the request) and
+    ``wrong_shape`` the JSON text of a success body that breaks the route's contract (valid JSON, wrong fields).
     """
 
     name: str
@@ -44,6 +46,8 @@ class Route:
     path: str
     handler: Handler
     log_body: bool = True
+    ok_status: int = 200
+    wrong_shape: str = "{}"
 
     @property
     def is_template(self) -> bool:
@@ -89,5 +93,5 @@ class Vendor(Protocol):
         ...
 
     def fault_response(self, status: int) -> Response:
-        """A vendor-style error response for an injected ``status``/``unavailable``/``timeout`` fault."""
+        """A vendor-style error response for an injected ``status``/``unavailable``/``timeout``/``outage`` fault."""
         ...

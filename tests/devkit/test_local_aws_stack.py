@@ -39,7 +39,7 @@ def test_provision_creates_the_queues_of_the_template(repo_template, endpoint_ur
     attributes = sqs_client(endpoint_url).get_queue_attributes(QueueUrl=queue.url, AttributeNames=["All"])["Attributes"]
     assert attributes["VisibilityTimeout"] == "180"
     assert attributes["MessageRetentionPeriod"] == "1209600"
-    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": 5}
+    assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": dead_letter.arn, "maxReceiveCount": 50}
 
 
 def test_redrive_moves_a_message_to_the_dead_letter_queue(repo_template, endpoint_url):
@@ -73,7 +73,7 @@ def test_function_environment_resolves_to_plain_strings(repo_template, endpoint_
     environment = stack.function_environment("ProcorePcoSyncFunction")
 
     assert environment["DEAD_LETTER_QUEUE_URL"] == stack.queues["ProcorePcoSyncDeadLetterQueue"].url
-    assert environment["MAX_RECEIVE_COUNT"] == "5"
+    assert environment["MAX_RECEIVE_COUNT"] == "50"
     assert environment["STAGE"] == "prod"
     assert environment["CONNECTION_SECRET_PREFIX"] == stack.parameters["ConnectionSecretPrefix"]
     assert all(isinstance(value, str) for value in environment.values())

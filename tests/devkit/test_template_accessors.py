@@ -53,7 +53,7 @@ def test_queues_and_parameters_come_from_the_real_template(repo_template):
         "maxReceiveCount": {"Ref": "MaxReceiveCount"},
     }
     defaults = parameter_defaults(repo_template)
-    assert defaults["MaxReceiveCount"] == "5"  # a Number default reaches the stack as a string
+    assert defaults["MaxReceiveCount"] == "50"  # a Number default reaches the stack as a string
     assert defaults["AlarmTopicArn"] == ""
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import io
 import json
-import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,13 +20,13 @@ import httpx
 import pytest
 
 from connectors.models.exact_json import dumps_exact
-from connectors.observability import logger
 from devkit.aws import LocalStack, MotoServer, dynamodb_client, provision, sqs_client, start_moto
 from devkit.lambda_context import new_context
 from devkit.local_secrets import seed_connections
 from devkit.queue_delivery import deliver_once
 from devkit.sandbox import RunningSandbox, start_sandbox
 from devkit.template import dead_letter_queue, function, load_template
+from tests.log_capture import captured_logs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -180,13 +179,8 @@ def deploy(template, stack, sandbox, control, sqs, monkeypatch) -> Iterator[Call
 @pytest.fixture
 def logs() -> Iterator[io.StringIO]:
     """Everything the functions log while the test runs, as Powertools formats it."""
-    captured = io.StringIO()
-    handler = logging.StreamHandler(captured)
-    handler.setFormatter(logger.registered_formatter)
-    target = logging.getLogger(logger.name)
-    target.addHandler(handler)
-    yield captured
-    target.removeHandler(handler)
+    with captured_logs() as captured:
+        yield captured
 
 
 def api_event(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.observability import METRICS_NAMESPACE
-from devkit.template import function, load_template, resources_of_type
+from devkit.template import function, load_template, parameter_defaults, resources_of_type
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,6 +62,49 @@ def role_statements(template, logical_id):
 def actions(statement):
     action = statement["Action"]
     return [action] if isinstance(action, str) else action
+
+
+def alarm(template, namespace, metric, dimension):
+    """The one alarm on ``metric`` in ``namespace`` whose single dimension is ``dimension`` (name, value)."""
+    found = [
+        properties
+        for properties in (a["Properties"] for a in resources_of_type(template, "AWS::CloudWatch::Alarm").values())
+        if (properties["Namespace"], properties["MetricName"]) == (namespace, metric)
+        and properties["Dimensions"] == [{"Name": dimension[0], "Value": dimension[1]}]
+    ]
+    assert len(found) == 1, (namespace, metric, dimension, found)
+    return found[0]
+
+
+def number_default(template, name):
+    return float(parameter_defaults(template)[name])
+
+
+# The function waits min(cap, base * 2^(n-1)) seconds after its n-th receive, times a jitter factor in [0.5, 1].
+SHORTEST_JITTER = 0.5
+# SQS: a message stays invisible 12 hours at most, and a queue keeps it 14 days at most (the queues' setting).
+MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+# DynamoDB actions whose requests carry the dynamodb:LeadingKeys condition key (IAM Service Authorization
+# Reference, Amazon DynamoDB). Scan, ListTables and the like do not: a statement limited by it would never match.
+LEADING_KEYS_ACTIONS = {
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+}
+
+
+def most_receives_within_budget(budget, base, cap):
+    """Receives a record can take before the budget dead-letters it, if every wait is as short as jitter allows."""
+    receives, elapsed = 1, 0.0
+    while elapsed + min(cap, base * 2 ** (receives - 1)) * SHORTEST_JITTER <= budget:
+        elapsed += min(cap, base * 2 ** (receives - 1)) * SHORTEST_JITTER
+        receives += 1
+    return receives
 
 
 def test_globals_give_every_function_the_runtime_tracing_and_the_shared_layer(template):
@@ -196,3 +239,117 @@ def test_each_function_has_alarms_on_its_dead_letters_and_on_authentication_fail
     assert {
         a["Properties"]["Namespace"] for a in alarms if a["Properties"]["MetricName"] == "UnauthenticatedCalls"
     } == {METRICS_NAMESPACE}
+
+
+RETRY_ENVIRONMENT = {
+    "RETRY_BUDGET_SECONDS": "RetryBudgetSeconds",
+    "RETRY_BACKOFF_BASE_SECONDS": "RetryBackoffBaseSeconds",
+    "RETRY_BACKOFF_CAP_SECONDS": "RetryBackoffCapSeconds",
+    "MAX_RECEIVE_COUNT": "MaxReceiveCount",
+}
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_every_function_is_told_its_retry_budget_and_backoff(template, logical_id):
+    environment = function(template, REPO, logical_id).environment
+    assert {name: environment.get(name) for name in RETRY_ENVIRONMENT} == {
+        name: {"Ref": parameter} for name, parameter in RETRY_ENVIRONMENT.items()
+    }
+
+
+def test_the_retry_parameters_stay_within_what_sqs_allows(template):
+    parameters = template["Parameters"]
+    retention = {
+        q["Properties"]["MessageRetentionPeriod"] for q in resources_of_type(template, "AWS::SQS::Queue").values()
+    }
+    # A budget past the queues' retention would be cut short by SQS deleting the record, not dead-lettering it.
+    assert int(parameters["RetryBudgetSeconds"]["MaxValue"]) <= min(retention)
+    assert int(parameters["RetryBudgetSeconds"]["MinValue"]) >= 60
+    # ChangeMessageVisibility refuses more than 12 hours.
+    assert int(parameters["RetryBackoffCapSeconds"]["MaxValue"]) <= MAX_VISIBILITY_SECONDS
+    assert int(parameters["RetryBackoffCapSeconds"]["MinValue"]) >= 1
+    assert int(parameters["RetryBackoffBaseSeconds"]["MinValue"]) >= 1
+    assert number_default(template, "RetryBackoffBaseSeconds") <= number_default(template, "RetryBackoffCapSeconds")
+
+
+def test_a_one_hour_outage_is_retried_through_with_the_default_budget(template):
+    # A record stops being retried only when the next wait (at most the cap) would pass the budget, so its last
+    # attempt comes later than budget - cap after SQS accepted it: after an outage that began when it arrived.
+    last_attempt_at_least = number_default(template, "RetryBudgetSeconds") - number_default(
+        template, "RetryBackoffCapSeconds"
+    )
+    assert last_attempt_at_least >= 60 * 60
+
+
+def test_the_receive_count_backstop_lets_the_default_budget_decide(template):
+    needed = most_receives_within_budget(
+        number_default(template, "RetryBudgetSeconds"),
+        number_default(template, "RetryBackoffBaseSeconds"),
+        number_default(template, "RetryBackoffCapSeconds"),
+    )
+    # The redrive policy moves a record on its (maxReceiveCount + 1)-th receive: the budget's last receive comes first.
+    assert number_default(template, "MaxReceiveCount") > needed
+    assert int(template["Parameters"]["MaxReceiveCount"]["MaxValue"]) <= 1000  # SQS's limit
+
+
+def test_the_receive_arithmetic_matches_the_documented_one():
+    # 5+10+20+40+80+160+320 = 635 s, then 450 s waits: 635 + 14 * 450 = 6935 <= 7200 < 7385 -> 21 waits, 22 receives.
+    assert most_receives_within_budget(7200, 10, 900) == 22
+    assert most_receives_within_budget(60, 10, 900) == 4  # 5 + 10 + 20 = 35 <= 60 < 75
+
+
+def _alarm_is_actionable(properties):
+    assert properties["TreatMissingData"] == "notBreaching"
+    assert properties["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }
+    assert properties["EvaluationPeriods"] == 1
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_each_function_alarms_on_any_lambda_error_or_throttle(template, logical_id, metric):
+    properties = alarm(template, "AWS/Lambda", metric, ("FunctionName", {"Ref": logical_id}))
+    assert (properties["Statistic"], properties["Period"]) == ("Sum", 300)
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    _alarm_is_actionable(properties)
+
+
+@pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
+def test_each_function_alarms_when_its_queue_stops_draining(template, logical_id, expected):
+    queue_name = {"Fn::GetAtt": [expected.queue, "QueueName"]}
+    properties = alarm(template, "AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", queue_name))
+    assert properties["Statistic"] == "Maximum"
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+    assert properties["Threshold"] == {"Ref": "OldestMessageAgeAlarmSeconds"}
+    assert number_default(template, "OldestMessageAgeAlarmSeconds") == 3600
+    _alarm_is_actionable(properties)
+
+
+@pytest.mark.parametrize("metric", ["AuthenticationUnavailable", "UnexpectedErrors"])
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_each_function_alarms_on_its_first_misconfiguration_or_unexpected_error(template, logical_id, metric):
+    service = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+    properties = alarm(template, METRICS_NAMESPACE, metric, ("service", service))
+    assert (properties["Statistic"], properties["Period"]) == ("Sum", 300)
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    _alarm_is_actionable(properties)
+
+
+@pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
+def test_a_function_reaches_only_its_own_items_in_the_tables(template, logical_id, expected):
+    # Idempotency ids: <FunctionLogicalId>#api#<hash> and <FunctionLogicalId>#record#<hash>;
+    # rate limit ids: <vendor>#<connection>#limit.
+    own_prefix = {"IdempotencyTable": f"{logical_id}#*", "RateLimitTable": f"{expected.vendor}#*"}
+    statements = [
+        s for s in role_statements(template, logical_id) if any(a.startswith("dynamodb:") for a in actions(s))
+    ]
+    assert statements
+    for statement in statements:
+        table = statement["Resource"]["Fn::GetAtt"][0]
+        assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [own_prefix[table]]}}
+        assert set(actions(statement)) <= LEADING_KEYS_ACTIONS, statement["Sid"]
+    # No function's prefix matches another's items.
+    others = [f"{other}#" for other in FUNCTIONS if other != logical_id]
+    others += [f"{e.vendor}#" for other, e in FUNCTIONS.items() if other != logical_id]
+    assert not any(o.startswith(own_prefix[t].rstrip("*")) for o in others for t in own_prefix)

@@ -1,8 +1,6 @@
 """Request budgets: the local limiter on a fake clock, the shared one against a scripted DynamoDB client."""
 
-import io
 import json
-import logging
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ from connectors.limiter import (
     next_move,
 )
 from connectors.observability import logger
+from tests.log_capture import captured_log_records
 
 NOW = 1_700_000_000.0
 PRIME_BUDGET = Budget(5, 1)
@@ -96,13 +95,8 @@ def update_kind(call):
 @pytest.fixture
 def warnings():
     logger.clear_state()  # an earlier test's Lambda context (its function ARN) must not show up here
-    captured = io.StringIO()
-    handler = logging.StreamHandler(captured)
-    handler.setFormatter(logger.registered_formatter)
-    target = logging.getLogger(logger.name)
-    target.addHandler(handler)
-    yield lambda: [json.loads(line) for line in captured.getvalue().splitlines()]
-    target.removeHandler(handler)
+    with captured_log_records() as records:
+        yield records
 
 
 # The local limiter

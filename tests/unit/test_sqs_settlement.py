@@ -6,7 +6,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
 from connectors.failures import rate_limited, transient
-from connectors.triggers import NOT_BEFORE_ATTRIBUTE, QueueSettings, handle_sqs_batch, idempotency_key
+from connectors.models.exact_json import loads_exact
+from connectors.triggers import NOT_BEFORE_ATTRIBUTE, QueueSettings, RetryBudget, handle_sqs_batch, idempotency_key
 
 NOW = 1_800_000_000.0
 SETTINGS = QueueSettings("Fn", "https://sqs.test/q", "https://sqs.test/dlq", max_receive_count=3)
@@ -155,3 +156,140 @@ def test_redelivered_and_redriven_records_are_flagged_for_the_operation():
     ]
     handle_sqs_batch({"Records": records}, Command.model_validate_json, process, FakeSqs(), SETTINGS)
     assert flags == [False, True, True]
+
+
+# ---------------------------------------------------------------------------------------------- the boundary
+
+
+def sent_at(seconds_ago: float) -> dict:
+    return {"SentTimestamp": str(int((NOW - seconds_ago) * 1000))}
+
+
+def aged(message_id, body, seconds_ago, receive_count=1):
+    raw = record(message_id, body, receive_count)
+    raw["attributes"].update(sent_at(seconds_ago))
+    return raw
+
+
+BUDGET = QueueSettings("Fn", "https://sqs.test/q", "https://sqs.test/dlq", 50, RetryBudget(3600, 10, 900))
+
+
+def settle_with(records, process, sqs, settings=BUDGET, parse=Command.model_validate_json):
+    response = handle_sqs_batch(
+        {"Records": records}, parse, process, sqs, settings, jitter=lambda: 1.0, clock=lambda: NOW
+    )
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def test_a_transient_failure_is_retried_while_the_budget_lasts_then_dead_lettered_with_its_reason():
+    sqs = FakeSqs()
+    # Received 9 times, 1000 s old: the next wait (900 s, the cap) still ends inside the hour.
+    failed = settle_with([aged("young", {"n": 1}, 1000, receive_count=9)], lambda c, r: [transient("down")], sqs)
+    assert failed == ["young"] and sqs.calls[0] == (
+        "change_message_visibility",
+        {"QueueUrl": BUDGET.queue_url, "ReceiptHandle": "rh-young", "VisibilityTimeout": 900},
+    )
+
+    sqs = FakeSqs()
+    failed = settle_with([aged("old", {"n": 1}, 3000, receive_count=9)], lambda c, r: [transient("down")], sqs)
+    assert failed == []
+    [(call, sent)] = sqs.calls
+    assert call == "send_message_batch"
+    message = sent["Entries"][0]["MessageAttributes"]["error_message"]["StringValue"]
+    assert message.startswith("down (retried for 3000 s over 9 receives; the retry budget is 3600 s")
+
+
+def test_a_rate_limited_record_past_its_budget_waits_on_instead_of_being_dead_lettered():
+    sqs = FakeSqs()
+    failed = settle_with(
+        [aged("m1", {"n": 1}, 7000, receive_count=3)], lambda c, r: [rate_limited("hour", retry_after=1800)], sqs
+    )
+    assert failed == ["m1"]
+    assert sqs.calls == [
+        (
+            "change_message_visibility",
+            {"QueueUrl": BUDGET.queue_url, "ReceiptHandle": "rh-m1", "VisibilityTimeout": 1801},
+        )
+    ]
+
+
+def deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def test_each_hostile_body_fails_alone_and_its_neighbours_are_delivered():
+    sqs = FakeSqs()
+    seen: list[int] = []
+
+    def process(commands, redelivered):
+        seen.extend(command.n for command in commands)
+        return [None for _ in commands]
+
+    records = [
+        record("deep", deep(200_000)),
+        record("huge-exponent", '{"n": 1e100000000}'),
+        record("long-number", '{"n": ' + "9" * 5000 + "}"),
+        record("good", {"n": 7}),
+    ]
+    parse = lambda body: Command.model_validate(loads_exact(body))  # noqa: E731 - the handlers' parse, in one line
+    failed = settle_with(records, process, sqs, parse=parse)
+
+    assert failed == [] and seen == [7]
+    [(_, sent)] = sqs.calls
+    reasons = {entry["MessageBody"][:20]: entry["MessageAttributes"] for entry in sent["Entries"]}
+    assert len(reasons) == 3
+    assert all(attributes["error_class"]["StringValue"] == "invalid_input" for attributes in reasons.values())
+
+
+def test_an_unexpected_exception_while_reading_fails_that_record_alone_as_transient():
+    def parse(body):
+        if "boom" in body:
+            raise RecursionError("maximum recursion depth exceeded: <payload>")
+        return Command.model_validate_json(body)
+
+    sqs = FakeSqs()
+    failed = settle_with(
+        [record("boom", '{"n": "boom"}'), record("ok", {"n": 1})], lambda c, r: [None] * len(c), sqs, parse=parse
+    )
+    assert failed == ["boom"]  # retried: a type nobody expected is transient
+    assert sqs.calls[0][0] == "change_message_visibility"
+
+
+def test_a_batch_whose_delivery_raises_is_delivered_command_by_command_so_the_poison_one_fails_alone():
+    calls: list[tuple[list[int], list[bool]]] = []
+
+    def process(commands, redelivered):
+        calls.append(([c.n for c in commands], list(redelivered)))
+        if any(c.n == 13 for c in commands):
+            raise KeyError("secret-looking payload")
+        return [None for _ in commands]
+
+    sqs = FakeSqs()
+    failed = settle_with([record("a", {"n": 1}), record("poison", {"n": 13}), record("b", {"n": 2})], process, sqs)
+
+    assert failed == ["poison"]
+    # Each alone is flagged as possibly sent: an operation that cannot resend blindly looks first.
+    assert calls == [([1, 13, 2], [False, False, False]), ([1], [True]), ([13], [True]), ([2], [True])]
+    assert sqs.calls[0][0] == "change_message_visibility"
+
+
+def test_a_failure_of_the_adapter_itself_hands_the_whole_batch_back_instead_of_raising():
+    def broken_jitter() -> float:
+        raise ZeroDivisionError
+
+    records = [record("a", {"n": 1}), record("b", {"n": 2})]
+    response = handle_sqs_batch(
+        {"Records": records},
+        Command.model_validate_json,
+        lambda c, r: [transient("x")] * len(c),
+        FakeSqs(),
+        BUDGET,
+        jitter=broken_jitter,
+    )
+    assert response == {"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "b"}]}
+
+
+def test_a_not_before_attribute_that_is_not_a_finite_number_is_ignored():
+    due = {NOT_BEFORE_ATTRIBUTE: {"stringValue": "inf", "dataType": "Number"}}
+    failed, seen = settle([record("m1", {"n": 1}, attributes=due)], None, FakeSqs())
+    assert failed == [] and seen == [1]

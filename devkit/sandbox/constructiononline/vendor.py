@@ -91,8 +91,8 @@ class ConstructionOnlineVendor:
     def routes(self) -> Sequence[Route]:
         """The ConstructionOnline API endpoints."""
         return [
-            Route("constructiononline.update", "PUT", CHANGE_ORDER_PATH, self._update),
-            Route("constructiononline.get", "GET", CHANGE_ORDER_PATH, self._get),
+            Route("constructiononline.update", "PUT", CHANGE_ORDER_PATH, self._update, wrong_shape="[]"),
+            Route("constructiononline.get", "GET", CHANGE_ORDER_PATH, self._get, wrong_shape="[]"),
         ]
 
     def control_routes(self) -> Sequence[Route]:

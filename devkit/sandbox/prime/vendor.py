@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -59,6 +60,12 @@ INVALID_INPUT: Final = {
         "Verify the request contains valid data, then resubmit the request."
     ),
 }
+# The success bodies of the wrong shape a ``malformed`` fault answers: the token answer without either token name,
+# and an object where the contract has an array of SOVs.
+_TOKEN_WITHOUT_TOKEN: Final = json.dumps(
+    {"token_type": "Bearer", "expiresIn": 3600, "primeTenant": TENANT, "primeTenantCode": TENANT_CODE}
+)
+_NOT_AN_ARRAY: Final = '{"ok": true}'
 
 
 def _exact_json_response(status: int, payload: object) -> Response:
@@ -100,9 +107,15 @@ class PrimeVendor:
     def routes(self) -> Sequence[Route]:
         """The token service, the batch create and the read by parent, each API route under both path prefixes."""
         return [
-            Route("prime.token", "POST", TOKEN_PATH, self._token, log_body=False),
-            *(Route("prime.batch", "POST", path, self._batch) for path in BATCH_PATHS),
-            *(Route("prime.sovs_by_parent", "GET", path, self._sovs_by_parent) for path in BY_PARENT_PATHS),
+            Route("prime.token", "POST", TOKEN_PATH, self._token, log_body=False, wrong_shape=_TOKEN_WITHOUT_TOKEN),
+            *(
+                Route("prime.batch", "POST", path, self._batch, ok_status=201, wrong_shape=_NOT_AN_ARRAY)
+                for path in BATCH_PATHS
+            ),
+            *(
+                Route("prime.sovs_by_parent", "GET", path, self._sovs_by_parent, wrong_shape=_NOT_AN_ARRAY)
+                for path in BY_PARENT_PATHS
+            ),
         ]
 
     def control_routes(self) -> Sequence[Route]:

@@ -97,8 +97,21 @@ class ProcoreVendor:
     def routes(self) -> Sequence[Route]:
         """The Procore API endpoints."""
         return [
-            Route("procore.token", "POST", "/oauth/token", self._token, log_body=False),
-            Route("procore.sync", "PATCH", "/rest/v1.0/potential_change_orders/sync", self._sync),
+            Route(
+                "procore.token",
+                "POST",
+                "/oauth/token",
+                self._token,
+                log_body=False,
+                wrong_shape='{"token_type": "bearer", "expires_in": 5400}',  # no access_token
+            ),
+            Route(
+                "procore.sync",
+                "PATCH",
+                "/rest/v1.0/potential_change_orders/sync",
+                self._sync,
+                wrong_shape='{"entities": "x"}',
+            ),
         ]
 
     def control_routes(self) -> Sequence[Route]:

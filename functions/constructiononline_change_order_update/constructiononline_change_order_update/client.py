@@ -10,9 +10,10 @@ from urllib.parse import quote
 import httpx
 
 from connectors.deadline import Deadline
-from connectors.failures import invalid_input
+from connectors.failures import invalid_input, transient
 from connectors.http import VendorHttp, classify_refusal
 from connectors.models.constructiononline import CoInfo
+from connectors.models.exact_json import loads_exact
 
 # IIS, which serves this API, refuses query strings over 2048 bytes by default; stay under it rather than
 # have an update cut short.
@@ -60,7 +61,16 @@ class ConstructionOnlineClient:
         request = httpx.Request("PUT", url, headers={"Accept": "application/json"})
         # PUT sets the same values again: a resend after a timeout changes nothing.
         response = self._http.send(request, deadline, auth=self._auth, idempotent=True)
-        if response.status_code != 200:
+        if not response.is_success:
             raise classify_refusal("constructiononline", response)
-        record: dict[str, Any] = response.json()
+        # An answer outside the contract tells nothing of what was applied; the PUT is safe to send again.
+        try:
+            record = loads_exact(response.content) if response.status_code == 200 else None
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            raise transient(
+                f"constructiononline answered {response.status_code} without the edited change order",
+                vendor_status=response.status_code,
+            )
         return record

@@ -11,11 +11,11 @@ from pydantic import ValidationError
 
 from connectors.deadline import Deadline
 from connectors.entry import Attempt, handle_event
-from connectors.failures import ConnectorError, invalid_input
+from connectors.failures import ConnectorError, FieldProblem, invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
 from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInfo
 from connectors.models.errors import invalid_input_from
-from connectors.models.exact_json import loads_exact
+from connectors.models.exact_json import JsonInputError, loads_exact
 from connectors.observability import logger, metrics, tracer
 from connectors.triggers import error_response, log_failure, register_api_error_handlers
 from constructiononline_change_order_update.operation import update_change_orders
@@ -41,6 +41,9 @@ def update_route(
     try:
         # Parsed here, not by the resolver: money must keep its exact decimal text.
         raw = loads_exact(text)
+    except JsonInputError as error:
+        field = source if error.field == "(root)" else f"{source}.{error.field}".replace(".[", "[")
+        raise invalid_input(f"invalid {field}: {error.reason}", [FieldProblem(field, error.reason)]) from None
     except ValueError as error:
         raise invalid_input(f"{source} is not JSON: {error}") from None
     try:
@@ -70,8 +73,8 @@ def _deliver(commands: list[ChangeOrderUpdateCommand], attempt: Attempt) -> list
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(event, context, app=app, container=runtime(), parse=parse_message, deliver=_deliver)
+    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver)

@@ -88,10 +88,18 @@ class PrimeClient:
         )
         # A create is not idempotent: a request that went out without an answer must not be resent blindly.
         response = self._http.send(request, deadline, auth=self._auth, idempotent=False)
-        if response.status_code not in (200, 201):
+        if not response.is_success:
             raise classify_refusal("prime", response)
-        created = loads_exact(response.content)
-        if not isinstance(created, list) or len(created) != len(items):
+        # Any other answer may still mean the items were created: they are looked up before anything is resent.
+        try:
+            created = loads_exact(response.content) if response.status_code in (200, 201) else None
+        except ValueError:
+            created = None
+        if (
+            not isinstance(created, list)
+            or len(created) != len(items)
+            or not all(isinstance(sov, dict) for sov in created)
+        ):
             raise unknown_outcome(f"prime answered {response.status_code} but not with one object per item sent")
         return created
 

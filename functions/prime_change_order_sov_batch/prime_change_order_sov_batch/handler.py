@@ -15,14 +15,14 @@ from connectors.failures import ConnectorError, invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName
 from connectors.models.errors import invalid_input_from
 from connectors.models.exact_json import dumps_exact, loads_exact
-from connectors.models.prime import ChangeOrderSov, SovBatchCommand
+from connectors.models.prime import SovBatchCommand, SovItems
 from connectors.observability import logger, metrics, tracer
 from connectors.triggers import error_response, log_failure, register_api_error_handlers
 from prime_change_order_sov_batch.operation import create_sovs
 from prime_change_order_sov_batch.runtime import runtime
 
 ROUTE = "/prime/primeapi/restapi/changeOrderSOV/batch"
-_ITEMS = TypeAdapter(list[ChangeOrderSov])
+_ITEMS = TypeAdapter(SovItems)
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_api_error_handlers(app)
@@ -71,8 +71,8 @@ def _deliver(commands: list[SovBatchCommand], attempt: Attempt) -> list[Connecto
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(event, context, app=app, container=runtime(), parse=parse_message, deliver=_deliver)
+    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver)

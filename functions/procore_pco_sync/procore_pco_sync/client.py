@@ -9,7 +9,7 @@ import httpx
 from pydantic import ValidationError
 
 from connectors.deadline import Deadline
-from connectors.failures import vendor_rejected
+from connectors.failures import transient
 from connectors.http import VendorHttp, classify_refusal
 from connectors.models.procore import MAX_SYNC_ITEMS, PcoUpdate, SyncResponse
 
@@ -47,9 +47,14 @@ class ProcoreClient:
         )
         # Every update carries origin_id or id, so a resend is an upsert: safe to retry after a timeout.
         response = self._http.send(request, deadline, auth=self._auth, idempotent=True)
-        if response.status_code != 200:
+        if not response.is_success:
             raise classify_refusal("procore", response)
+        # An answer outside the contract tells nothing of what was stored; the resend is an upsert, so it is safe.
+        if response.status_code != 200:
+            raise transient(
+                f"procore answered {response.status_code} instead of 200", vendor_status=response.status_code
+            )
         try:
             return SyncResponse.model_validate_json(response.content)
         except ValidationError:
-            raise vendor_rejected("procore answered 200 with a body that is not {entities, errors}", 200) from None
+            raise transient("procore answered 200 with a body that is not {entities, errors}", 200) from None

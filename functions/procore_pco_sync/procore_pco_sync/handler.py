@@ -12,6 +12,7 @@ from connectors.deadline import Deadline
 from connectors.entry import Attempt, handle_event
 from connectors.failures import ConnectorError
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
+from connectors.models.exact_json import loads_exact
 from connectors.models.procore import PcoSyncBody, PcoSyncCommand
 from connectors.observability import logger, metrics, tracer
 from connectors.triggers import error_response, log_failure, register_api_error_handlers
@@ -51,15 +52,18 @@ def sync_route(
     return Response(status_code=200, content_type="application/json", body=result.body())
 
 
+def parse_message(body: str) -> PcoSyncCommand:
+    """An SQS message body as the command, bounded before it is parsed (depth, number sizes)."""
+    return PcoSyncCommand.model_validate(loads_exact(body))
+
+
 def _deliver(commands: list[PcoSyncCommand], attempt: Attempt) -> list[ConnectorError | None]:
     return [result.failure() for result in sync_commands(commands, runtime().client, attempt.deadline)]
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(
-        event, context, app=app, container=runtime(), parse=PcoSyncCommand.model_validate_json, deliver=_deliver
-    )
+    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver)

@@ -14,15 +14,20 @@ from typing import Any
 import boto3
 import httpx
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from botocore.config import Config
 from pydantic import BaseModel
 
-from connectors.auth.webhook import CallerVerifier, WebhookCredentials
+from connectors.auth.webhook import CallerVerifier, load_callers
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import Idempotency
 from connectors.limiter import TABLE_CLIENT_CONFIG, Budget, Limiter, connection_limiter
 from connectors.secrets import SecretNotFound, SecretStore
 from connectors.settings import Settings, load_settings
-from connectors.triggers import QueueClient, QueueSettings
+from connectors.triggers import QueueClient, QueueSettings, RetryBudget
+
+# botocore's defaults wait 60 s to connect and to read: past the function's timeout, so a Secrets Manager or DynamoDB
+# that hangs would end the invocation before the adapter could answer 503 or keep the record for a retry.
+DEPENDENCY_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 
 
 class LazyQueueClient:
@@ -75,7 +80,8 @@ class Container[Client]:
         # One session for every AWS client: botocore loads its endpoint and model files once per session.
         self._aws = boto3.session.Session()
         self.secrets = secrets or SecretStore(
-            SecretsProvider(boto3_client=self._aws.client("secretsmanager")), max_age=self.settings.secrets_max_age
+            SecretsProvider(boto3_client=self._aws.client("secretsmanager", config=DEPENDENCY_CLIENT_CONFIG)),
+            max_age=self.settings.secrets_max_age,
         )
         self.http = http or httpx.Client(follow_redirects=False)
         self.sqs: QueueClient = sqs or LazyQueueClient(lambda: self._aws.client("sqs"))
@@ -112,7 +118,10 @@ class Container[Client]:
         if table is None:
             return None
         return Idempotency(
-            self.function, table, self.settings.idempotency_expires_after_seconds, self._aws.client("dynamodb")
+            self.function,
+            table,
+            self.settings.idempotency_expires_after_seconds,
+            self._aws.client("dynamodb", config=DEPENDENCY_CLIENT_CONFIG),
         )
 
     def limiter(self, connection: str, budget: Budget | None) -> Limiter:
@@ -128,7 +137,7 @@ class Container[Client]:
     def verifier(self) -> CallerVerifier:
         """Checks API callers against the webhook secret."""
         name = self.settings.webhook_secret_name
-        return CallerVerifier(lambda: self.secrets.get_model(name, WebhookCredentials))
+        return CallerVerifier(lambda: load_callers(self.secrets.get_json(name), name))
 
     def queue_settings(self) -> QueueSettings:
         """Where this function's records come from and where its dead letters go."""
@@ -137,4 +146,9 @@ class Container[Client]:
             queue_url=self.settings.queue_url,
             dead_letter_queue_url=self.settings.dead_letter_queue_url,
             max_receive_count=self.settings.max_receive_count,
+            retry=RetryBudget(
+                seconds=self.settings.retry_budget_seconds,
+                backoff_base=self.settings.retry_backoff_base_seconds,
+                backoff_cap=self.settings.retry_backoff_cap_seconds,
+            ),
         )

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 
 from connectors.container import Container
 from connectors.deadline import Deadline
-from connectors.failures import ConnectorError
-from connectors.triggers import handle_api_event, handle_sqs_batch, is_sqs_event
+from connectors.failures import ConnectorError, service_unavailable
+from connectors.triggers import caught_unexpected, handle_api_event, handle_sqs_batch, is_sqs_event, refusal
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,25 @@ def handle_event[C: BaseModel](
     context: LambdaContext,
     *,
     app: APIGatewayRestResolver,
-    container: Container[Any],
+    runtime: Callable[[], Container[Any]],
     parse: Callable[[str], C],
     deliver: Callable[[list[C], Attempt], Sequence[ConnectorError | None]],
 ) -> dict[str, Any]:
-    """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API ``app``."""
-    idempotency = container.idempotency
-    if is_sqs_event(event):
+    """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API ``app``.
+
+    Never raises: a container that cannot be built (a bad setting) hands an SQS batch back whole, to be retried
+    and then dead-lettered by the queue, and answers an API request with a 503.
+    """
+    sqs = is_sqs_event(event)
+    try:
+        container = runtime()
+        idempotency = container.idempotency
+    except Exception as error:
+        caught_unexpected(error, "building the function's collaborators")
+        if sqs:
+            return {"batchItemFailures": [{"itemIdentifier": r.get("messageId", "")} for r in event["Records"]]}
+        return refusal(service_unavailable())
+    if sqs:
         deadline = Deadline.from_context(context)
         response = handle_sqs_batch(
             event,
@@ -49,5 +61,11 @@ def handle_event[C: BaseModel](
         )
         return dict(response)
     return handle_api_event(
-        event, context, app, container.verifier(), container.settings.max_request_bytes, idempotency
+        event,
+        context,
+        app,
+        container.verifier(),
+        container.function,
+        container.settings.max_request_bytes,
+        idempotency,
     )

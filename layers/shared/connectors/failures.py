@@ -11,6 +11,7 @@ class FailureClass(StrEnum):
 
     INVALID_INPUT = "invalid_input"
     UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
     VENDOR_REJECTED = "vendor_rejected"
     RATE_LIMITED = "rate_limited"
     TRANSIENT = "transient"
@@ -37,6 +38,7 @@ class Policy:
 POLICIES: dict[FailureClass, Policy] = {
     FailureClass.INVALID_INPUT: Policy(api_status=400, retryable=False),
     FailureClass.UNAUTHENTICATED: Policy(api_status=401, retryable=False),
+    FailureClass.FORBIDDEN: Policy(api_status=403, retryable=False),
     FailureClass.VENDOR_REJECTED: Policy(api_status=422, retryable=False),
     FailureClass.RATE_LIMITED: Policy(api_status=429, retryable=True),
     FailureClass.TRANSIENT: Policy(api_status=502, retryable=True),
@@ -96,6 +98,11 @@ def unauthenticated(message: str) -> ConnectorError:
     return ConnectorError(FailureClass.UNAUTHENTICATED, message)
 
 
+def forbidden(message: str) -> ConnectorError:
+    """A known caller asked for a function or connection its entry in the webhook secret does not allow."""
+    return ConnectorError(FailureClass.FORBIDDEN, message)
+
+
 def vendor_rejected(message: str, vendor_status: int | None = None) -> ConnectorError:
     """The vendor refused the content; sending it again unchanged will not help."""
     return ConnectorError(FailureClass.VENDOR_REJECTED, message, vendor_status=vendor_status)
@@ -127,3 +134,25 @@ def unknown_outcome(message: str) -> ConnectorError:
 def misconfiguration(message: str, vendor_status: int | None = None) -> ConnectorError:
     """A missing secret or credentials the vendor refuses: an operator has to act."""
     return ConnectorError(FailureClass.MISCONFIGURATION, message, vendor_status=vendor_status)
+
+
+# How long a caller waits before trying again when an AWS dependency or the webhook secret is not available.
+UNAVAILABLE_RETRY_SECONDS = 30.0
+
+
+def service_unavailable() -> ConnectorError:
+    """The function cannot check callers (no valid webhook secret) or start: every caller is told only to wait."""
+    return ConnectorError(
+        FailureClass.MISCONFIGURATION,
+        "the service is unavailable right now; retry later",
+        retry_after=UNAVAILABLE_RETRY_SECONDS,
+        api_status_override=503,
+    )
+
+
+def unexpected(error: BaseException, doing: str) -> ConnectorError:
+    """A failure for an exception of a type nobody expected: transient, named by its type only.
+
+    Its message may carry data (a body, a credential), so it is not repeated; the stack is logged where it is caught.
+    """
+    return transient(f"unexpected {type(error).__name__} while {doing}")

@@ -29,12 +29,19 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.failures import ConnectorError, FieldProblem, invalid_input, transient
+from connectors.failures import (
+    UNAVAILABLE_RETRY_SECONDS,
+    ConnectorError,
+    FieldProblem,
+    invalid_input,
+    transient,
+)
 from connectors.observability import aws_error_name, logger
 
 if TYPE_CHECKING:
@@ -98,20 +105,26 @@ class Idempotency:
 
         Only final replies are stored: a 429 or 5xx is returned but forgotten, so the caller's retry with the
         same key is processed anew. A key reused for another request, or one still being processed, is refused.
+        When the table cannot be reached before responding, the request is refused with a 503 (nothing was sent);
+        when it fails only after responding, the reply is returned all the same: the vendor has it.
         """
         self._api_config.register_lambda_context(context)
 
         store, config = self._api_store, self._api_config
+        answered: list[dict[str, Any]] = []
 
-        @idempotent_function(data_keyword_argument="data", persistence_store=store, config=config)  # type: ignore[untyped-decorator]
+        @idempotent_function(  # type: ignore[untyped-decorator]
+            data_keyword_argument="data", persistence_store=store, config=config, key_prefix=f"{self._function}#api"
+        )
         def respond_once(data: dict[str, Any]) -> dict[str, Any]:
             reply = respond()
+            answered.append(reply)
             if reply.get("statusCode") in _RETRYABLE_STATUSES:
                 raise _Unsaved(reply)
             return reply
 
         try:
-            result: dict[str, Any] = respond_once(data={"key": f"{self._function}#{key}", "request": dict(request)})
+            result: dict[str, Any] = respond_once(data={"key": key, "request": dict(request)})
         except _Unsaved as unsaved:
             return unsaved.reply
         except IdempotencyValidationError as error:
@@ -124,6 +137,17 @@ class Idempotency:
                 retry_after=1.0,
                 api_status=409,
             ) from error
+        except IdempotencyPersistenceLayerError as error:
+            if answered:
+                # The key stays claimed until the claim expires; a repeat meanwhile is told to wait, not resent.
+                logger.warning("could not store an API reply in the idempotency table", extra={"key_kind": "api"})
+                return answered[-1]
+            logger.warning("the idempotency table could not be reached", extra={"error": type(error).__name__})
+            raise transient(
+                "the idempotency store is unavailable; nothing was sent, retry later",
+                retry_after=UNAVAILABLE_RETRY_SECONDS,
+                api_status=503,
+            ) from None
         return result
 
 

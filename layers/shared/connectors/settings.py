@@ -16,7 +16,12 @@ class Settings(BaseModel):
     connection_secret_prefix: str = Field("change-order-connectors", alias="CONNECTION_SECRET_PREFIX")
     queue_url: str | None = Field(None, alias="QUEUE_URL")
     dead_letter_queue_url: str | None = Field(None, alias="DEAD_LETTER_QUEUE_URL")
-    max_receive_count: int = Field(5, ge=1, alias="MAX_RECEIVE_COUNT")
+    max_receive_count: int = Field(50, ge=1, alias="MAX_RECEIVE_COUNT")
+    # A transient failure is retried for this long after SQS first accepted the record: a vendor outage of an hour
+    # dead-letters nothing. Backoff doubles from the base up to the cap (SQS keeps a message invisible 12 h at most).
+    retry_budget_seconds: int = Field(7200, ge=1, alias="RETRY_BUDGET_SECONDS")
+    retry_backoff_base_seconds: float = Field(10.0, gt=0, alias="RETRY_BACKOFF_BASE_SECONDS")
+    retry_backoff_cap_seconds: float = Field(900.0, gt=0, le=12 * 60 * 60, alias="RETRY_BACKOFF_CAP_SECONDS")
     secrets_max_age: int = Field(300, ge=0, alias="POWERTOOLS_PARAMETERS_MAX_AGE")
     # API Gateway takes 10 MB and Lambda 6 MB; well under both, and far over 1000 Procore updates.
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1, alias="MAX_REQUEST_BYTES")

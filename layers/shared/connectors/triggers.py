@@ -7,7 +7,10 @@ The operation decides nothing about triggers; these adapters apply the failure p
 from __future__ import annotations
 
 import base64
+import binascii
+import dataclasses
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,8 +25,16 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from connectors.auth.webhook import CallerVerifier
-from connectors.failures import ConnectorError, FailureClass, FieldProblem, invalid_input, too_large
+from connectors.auth.webhook import CallerVerifier, Verified, reach_refused
+from connectors.failures import (
+    ConnectorError,
+    FailureClass,
+    FieldProblem,
+    invalid_input,
+    service_unavailable,
+    too_large,
+    unexpected,
+)
 from connectors.idempotency import (
     IDEMPOTENCY_KEY_ATTRIBUTE,
     IDEMPOTENCY_KEY_HEADER,
@@ -32,13 +43,14 @@ from connectors.idempotency import (
     RecordLedger,
     claim_failure,
 )
+from connectors.models.common import DEFAULT_CONNECTION
 from connectors.models.errors import ErrorResponse, invalid_input_from, problems_from_errors
-from connectors.observability import logger, metrics
+from connectors.models.exact_json import JsonInputError, loads_exact
+from connectors.observability import aws_error_name, logger, metrics
+from connectors.redact import redact
 
 # SQS allows a message to stay invisible for 12 hours at most.
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60
-RETRY_BASE_SECONDS = 10.0
-RETRY_CAP_SECONDS = 900.0
 # SendMessage can delay a message by 15 minutes at most.
 MAX_DELAY_SECONDS = 900
 NOT_BEFORE_ATTRIBUTE = "not_before"
@@ -89,48 +101,143 @@ def handle_api_event(
     context: LambdaContext,
     app: APIGatewayRestResolver,
     verifier: CallerVerifier,
+    function: str,
     max_body_bytes: int,
     idempotency: Idempotency | None = None,
 ) -> dict[str, Any]:
-    """Refuse an oversized body, authenticate the caller before anything reads the request, then route it.
+    """Answer one API request; whatever is raised on the way becomes an error reply in the shared model.
 
-    Only JSON bodies are read. A request with an ``Idempotency-Key`` header is answered once: a repeat gets
-    the stored reply.
+    The body's size is checked, then the caller authenticated before anything reads the request, then its reach
+    (the function, and the connection the query names). Only JSON bodies are read, bounded before they are parsed.
+    A request with an ``Idempotency-Key`` header, or a signed one (its ``webhook-id``), is answered once: a repeat
+    gets the stored reply.
     """
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    try:
+        return _answer(event, context, app, verifier, function, max_body_bytes, idempotency)
+    except ConnectorError as failure:
+        return refusal(failure)
+    except Exception as error:
+        return refusal(caught_unexpected(error, "answering an API request"))
+
+
+def _answer(
+    event: dict[str, Any],
+    context: LambdaContext,
+    app: APIGatewayRestResolver,
+    verifier: CallerVerifier,
+    function: str,
+    max_body_bytes: int,
+    idempotency: Idempotency | None,
+) -> dict[str, Any]:
+    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    raw = _raw_body(event)
     try:
         if len(raw) > max_body_bytes:
             raise too_large(len(raw), max_body_bytes)
-        verifier.verify(headers, raw)
-    except ConnectorError as failure:  # too big, a stranger, or no webhook secret to check against
+        verified = _verify(verifier, headers, raw)
+        refused = reach_refused(verified.caller, function, _connection(event))
+        if refused is not None:
+            metrics.add_metric(name="ForbiddenCalls", unit="Count", value=1)
+            raise refused
+    except ConnectorError as failure:  # too big, a stranger, a caller out of its reach, or no way to check
         metrics.add_metric(name="ApiRequestsRefused", unit="Count", value=1)
         if failure.failure is FailureClass.UNAUTHENTICATED:
             metrics.add_metric(name="UnauthenticatedCalls", unit="Count", value=1)
-            return _refusal(failure, {"WWW-Authenticate": 'Bearer realm="connectors"'})
-        return _refusal(failure)
+            return refusal(failure, {"WWW-Authenticate": 'Bearer realm="connectors"'})
+        return refusal(failure)
     metrics.add_metric(name="ApiRequests", unit="Count", value=1)
+    logger.append_keys(caller=verified.caller.name)
     content_type = headers.get("content-type", "")
     if raw and content_type and not _is_json(content_type):
         # Powertools would parse forms and multipart bodies (and fail on some); every route here takes JSON.
         message = "the body must be JSON: send Content-Type: application/json"
         problem = FieldProblem("header.Content-Type", message)
-        refused = ConnectorError(FailureClass.INVALID_INPUT, message, problems=[problem], api_status_override=415)
-        return _refusal(refused)
-    key = headers.get(IDEMPOTENCY_KEY_HEADER)
-    if idempotency is None or not key:
-        return app.resolve(event, context)
+        return refusal(ConnectorError(FailureClass.INVALID_INPUT, message, problems=[problem], api_status_override=415))
+    text = _bounded_json_text(raw)
+    key = _replay_key(headers, verified)
+    if idempotency is None or key is None:
+        return app.resolve(_with_text_body(event, text), context)
     request = {
         "method": event.get("httpMethod"),
         "path": event.get("path"),
         "query": event.get("multiValueQueryStringParameters"),
-        "body": raw.decode(errors="replace"),
+        "body": text,
     }
+    return idempotency.reply(key, request, context, lambda: app.resolve(_with_text_body(event, text), context))
+
+
+def _raw_body(event: Mapping[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body).encode(errors="surrogatepass")
     try:
-        return idempotency.reply(key, request, context, lambda: app.resolve(event, context))
-    except ConnectorError as failure:  # the key was reused for another request, or is still being answered
-        return _refusal(failure)
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid_input("the body is marked base64 but is not valid base64") from None
+
+
+def _verify(verifier: CallerVerifier, headers: Mapping[str, str], raw: bytes) -> Verified:
+    try:
+        return verifier.verify(headers, raw)
+    except ConnectorError as failure:
+        if failure.failure is FailureClass.UNAUTHENTICATED:
+            raise
+        reason = failure.message
+    except Exception as error:
+        reason = f"unexpected {type(error).__name__}"
+        logger.exception("the webhook secret could not be used")
+    # The secret is missing, unreadable or invalid: the operator learns why, the caller only that it must wait.
+    logger.error("callers cannot be authenticated", extra={"reason": reason})
+    metrics.add_metric(name="AuthenticationUnavailable", unit="Count", value=1)
+    raise service_unavailable()
+
+
+def _connection(event: Mapping[str, Any]) -> str:
+    # Every route takes the connection from the query (default "default"); the route validates its form.
+    query = event.get("queryStringParameters") or {}
+    return str(query.get("connection") or DEFAULT_CONNECTION)
+
+
+def _bounded_json_text(raw: bytes) -> str:
+    """The body as text, refused before any route parses it when it is not UTF-8 or breaks the JSON bounds."""
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as error:
+        message = f"the body is not UTF-8 (byte {error.start})"
+        raise invalid_input(message, [FieldProblem("body", "must be UTF-8 text")]) from None
+    if text.strip():
+        try:
+            loads_exact(text)
+        except JsonInputError as error:
+            field = "body" if error.field == "(root)" else f"body.{error.field}".replace(".[", "[")
+            raise invalid_input(f"invalid body: {field}: {error.reason}", [FieldProblem(field, error.reason)]) from None
+        except ValueError as error:
+            raise invalid_input(f"the body is not JSON: {error}", [FieldProblem("body", "must be JSON")]) from None
+    return text
+
+
+def _with_text_body(event: dict[str, Any], text: str) -> dict[str, Any]:
+    # The routes read the body as text: a base64 one is decoded here, once.
+    if not event.get("isBase64Encoded"):
+        return event
+    return {**event, "body": text, "isBase64Encoded": False}
+
+
+MAX_KEY_CHARS = 255
+
+
+def _replay_key(headers: Mapping[str, str], verified: Verified) -> str | None:
+    """The request's idempotency key, scoped to its caller: the header's, else a signed request's webhook-id."""
+    given = headers.get(IDEMPOTENCY_KEY_HEADER)
+    if given:  # an empty header is no key, as if it were not sent
+        if len(given) > MAX_KEY_CHARS or not given.isprintable():
+            message = f"must be 1 to {MAX_KEY_CHARS} printable characters"
+            problem = FieldProblem("headers.Idempotency-Key", message)
+            raise invalid_input(f"{IDEMPOTENCY_KEY_ATTRIBUTE} {message}", [problem])
+        return f"{verified.caller.name}#key:{given}"
+    if verified.webhook_id is not None:
+        return f"{verified.caller.name}#webhook:{verified.webhook_id}"
+    return None
 
 
 def _is_json(content_type: str) -> bool:
@@ -138,13 +245,14 @@ def _is_json(content_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def _refusal(failure: ConnectorError, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+def refusal(failure: ConnectorError, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The proxy reply for a request refused before (or around) the route, logged like any failure."""
     log_failure(failure)
+    response = error_response(failure)
     return {
         "statusCode": failure.api_status,
-        "headers": {"Content-Type": "application/json", **(headers or {})},
-        "body": error_response(failure).body,
+        "headers": {"Content-Type": "application/json", **response.headers, **(headers or {})},
+        "body": response.body,
         "isBase64Encoded": False,
     }
 
@@ -165,13 +273,34 @@ class QueueClient(Protocol):
 
 
 @dataclass(frozen=True)
+class RetryBudget:
+    """How long a record that keeps failing transiently is retried, and how far apart the attempts are.
+
+    A record is retried until the time since SQS first accepted it, plus the next wait, would pass ``seconds``;
+    the queue's ``max_receive_count`` stays the backstop of its redrive policy.
+    """
+
+    seconds: float = 7200.0
+    backoff_base: float = 10.0
+    backoff_cap: float = 900.0
+
+    def wait(self, failure: ConnectorError, receive_count: int, jitter: Callable[[], float]) -> float:
+        """Seconds to keep the record invisible before its next attempt."""
+        if failure.failure is FailureClass.RATE_LIMITED and failure.retry_after is not None:
+            return failure.retry_after + 1
+        ceiling = min(self.backoff_cap, self.backoff_base * 2.0 ** min(receive_count - 1, 32))
+        return max(failure.retry_after or 0.0, ceiling * (0.5 + jitter() / 2))
+
+
+@dataclass(frozen=True)
 class QueueSettings:
-    """Where the records came from and where dead letters go."""
+    """Where the records came from, where dead letters go, and how long a failing record is retried."""
 
     function: str
     queue_url: str | None
     dead_letter_queue_url: str | None
     max_receive_count: int
+    retry: RetryBudget = RetryBudget()
 
 
 def handle_sqs_batch[C: BaseModel](
@@ -185,11 +314,15 @@ def handle_sqs_batch[C: BaseModel](
     jitter: Callable[[], float] = random.random,
     clock: Callable[[], float] = time.time,
 ) -> PartialItemFailureResponse:
-    """Parse, process and settle one SQS batch; return the records SQS should deliver again.
+    """Parse, process and settle one SQS batch; return the records SQS should deliver again. Never raises.
 
     ``parse`` turns a body into a command; ``process`` takes the commands, and for each whether SQS delivered
     it before (so an earlier attempt's outcome may be unknown), and returns, in the same order, None for each
     one delivered and the failure for each one not.
+
+    Each record is read alone: whatever reading it raises is that record's failure (invalid input, or transient
+    for an exception nobody expected). If ``process`` raises for the batch, each command is processed alone,
+    as possibly sent before, so that a poison record fails by itself.
 
     With a ``ledger``, each record is claimed by its idempotency key (the producer's ``Idempotency-Key``
     attribute, else the message id it was first queued under) for ``remaining_ms``: a record delivered before
@@ -197,12 +330,32 @@ def handle_sqs_batch[C: BaseModel](
     dead-lettered as invalid input.
 
     Permanent failures go to the dead-letter queue now, with the reason in message attributes; retryable
-    ones stay on the queue, invisible for a backoff (or the vendor's rate-limit wait). A retryable failure
-    on its last allowed receive is dead-lettered with its reason too, rather than moved there blind by the
-    redrive policy, except a rate-limited one: waiting for a vendor's window is not a failed attempt, so it
-    goes back on the queue as a fresh message that is not processed before the window ends.
+    ones stay on the queue, invisible for a backoff (or the vendor's rate-limit wait), until the retry budget is
+    spent or the receive count reaches the redrive policy's; then they are dead-lettered with their reason too,
+    rather than moved there blind by the redrive policy. A rate-limited record is never dead-lettered for waiting:
+    waiting for a vendor's window is not a failed attempt, so it goes back on the queue as a fresh message that is
+    not processed before the window ends.
     """
     records = list(SQSEvent(event).records)
+    try:
+        return _settle_batch(records, parse, process, sqs, settings, ledger, remaining_ms, jitter, clock)
+    except Exception as error:
+        # Whatever was delivered is settled in the ledger, so handing every record back duplicates nothing.
+        caught_unexpected(error, "settling an SQS batch")
+        return {"batchItemFailures": [{"itemIdentifier": record.message_id} for record in records]}
+
+
+def _settle_batch[C: BaseModel](
+    records: list[SQSRecord],
+    parse: Callable[[str], C],
+    process: Callable[[list[C], list[bool]], Sequence[ConnectorError | None]],
+    sqs: QueueClient,
+    settings: QueueSettings,
+    ledger: RecordLedger | None,
+    remaining_ms: int,
+    jitter: Callable[[], float],
+    clock: Callable[[], float],
+) -> PartialItemFailureResponse:
     failures: list[PartialItemFailures] = []
     outcomes: dict[str, ConnectorError | None] = {}
     parsed: list[tuple[SQSRecord, C]] = []
@@ -214,10 +367,17 @@ def handle_sqs_batch[C: BaseModel](
             continue
         try:
             parsed.append((record, parse(record.body)))
+        except ConnectorError as refused:
+            outcomes[record.message_id] = refused
         except ValidationError as error:
             outcomes[record.message_id] = invalid_input_from(error, "message body")
+        except JsonInputError as error:
+            problem = FieldProblem(error.field, error.reason)
+            outcomes[record.message_id] = invalid_input(f"invalid message body: {error}", [problem])
         except ValueError as error:  # not JSON at all
             outcomes[record.message_id] = invalid_input(f"message body is not JSON: {error}")
+        except Exception as error:
+            outcomes[record.message_id] = caught_unexpected(error, "reading a message body")
     outcomes.update(_send(parsed, process, ledger, remaining_ms))
 
     dead: list[tuple[SQSRecord, ConnectorError]] = []
@@ -230,18 +390,47 @@ def handle_sqs_batch[C: BaseModel](
             continue
         log_failure(failure, message_id=record.message_id)
         receive_count = int(record.attributes.approximate_receive_count or 1)
+        wait = settings.retry.wait(failure, receive_count, jitter)
         last_receive = receive_count >= settings.max_receive_count
         if failure.failure is FailureClass.RATE_LIMITED and last_receive:
             if not _requeue_after_window(record, failure, sqs, settings, clock):
                 failures.append({"itemIdentifier": record.message_id})
-        elif failure.retryable and not last_receive:
-            _make_invisible(record, _retry_wait(failure, receive_count, jitter), sqs, settings)
+        elif failure.retryable and not last_receive and not _budget_spent(record, wait, settings.retry, clock):
+            _make_invisible(record, wait, sqs, settings)
             metrics.add_metric(name="RecordsRetried", unit="Count", value=1)
             failures.append({"itemIdentifier": record.message_id})
+        elif failure.failure is FailureClass.RATE_LIMITED:
+            # Out of budget while the vendor says wait: the wait is not a failure, so the record waits on.
+            _make_invisible(record, wait, sqs, settings)
+            failures.append({"itemIdentifier": record.message_id})
         else:
-            dead.append((record, failure))
+            dead.append((record, _with_attempts(failure, record, settings, clock)))
     failures.extend(_dead_letter(dead, sqs, settings))
     return {"batchItemFailures": failures}
+
+
+def _budget_spent(record: SQSRecord, wait: float, budget: RetryBudget, clock: Callable[[], float]) -> bool:
+    """Whether the record's next attempt would come after its retry budget, counted from SQS's first acceptance."""
+    return _age(record, clock) + wait > budget.seconds
+
+
+def _age(record: SQSRecord, clock: Callable[[], float]) -> float:
+    sent_ms = record.attributes.get("SentTimestamp")  # SQS always sets it; a hand-made event may not
+    try:
+        return max(0.0, clock() - int(sent_ms) / 1000) if sent_ms else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _with_attempts(
+    failure: ConnectorError, record: SQSRecord, settings: QueueSettings, clock: Callable[[], float]
+) -> ConnectorError:
+    if not failure.retryable:
+        return failure
+    receives = int(record.attributes.approximate_receive_count or 1)
+    spent = f"retried for {round(_age(record, clock))} s over {receives} receives"
+    budget = f"the retry budget is {round(settings.retry.seconds)} s and {settings.max_receive_count} receives"
+    return dataclasses.replace(failure, message=f"{failure.message} ({spent}; {budget})")
 
 
 def _send[C: BaseModel](
@@ -265,14 +454,36 @@ def _send[C: BaseModel](
     if not sending:
         return outcomes
     redelivered = [_may_have_reached_the_vendor(record) for record, _, _ in sending]
-    results = process([command for _, command, _ in sending], redelivered)
+    results = _process_isolating([command for _, command, _ in sending], redelivered, process)
     outcomes.update(zip([record.message_id for record, _, _ in sending], results, strict=True))
     if ledger is not None:
-        ledger.settle(
-            delivered=[entry for (_, _, entry), result in zip(sending, results, strict=True) if result is None],
-            failed=[entry for (_, _, entry), result in zip(sending, results, strict=True) if result is not None],
-        )
+        try:
+            ledger.settle(
+                delivered=[entry for (_, _, entry), result in zip(sending, results, strict=True) if result is None],
+                failed=[entry for (_, _, entry), result in zip(sending, results, strict=True) if result is not None],
+            )
+        except Exception as error:
+            # Claims left unsettled expire with the invocation; the outcomes above stand.
+            caught_unexpected(error, "settling records in the idempotency table")
     return outcomes
+
+
+def _process_isolating[C: BaseModel](
+    commands: list[C],
+    redelivered: list[bool],
+    process: Callable[[list[C], list[bool]], Sequence[ConnectorError | None]],
+) -> list[ConnectorError | None]:
+    """``process(commands)``; if it raises, each command alone, as possibly sent, so a poison one fails alone."""
+    try:
+        results = list(process(commands, redelivered))
+    except Exception as error:
+        caught_unexpected(error, "delivering a batch")
+        if len(commands) == 1:
+            return [unexpected(error, "delivering a record")]
+        return [_process_isolating([command], [True], process)[0] for command in commands]
+    if len(results) != len(commands):
+        raise RuntimeError(f"the operation answered {len(results)} outcomes for {len(commands)} commands")
+    return results
 
 
 def _may_have_reached_the_vendor(record: SQSRecord) -> bool:
@@ -295,13 +506,6 @@ def idempotency_key(record: SQSRecord) -> str:
     return f"message:{origin or record.message_id}"
 
 
-def _retry_wait(failure: ConnectorError, receive_count: int, jitter: Callable[[], float]) -> float:
-    if failure.failure is FailureClass.RATE_LIMITED and failure.retry_after is not None:
-        return failure.retry_after + 1
-    ceiling: float = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2.0 ** (receive_count - 1))
-    return max(failure.retry_after or 0.0, ceiling * (0.5 + jitter() / 2))
-
-
 def _make_invisible(record: SQSRecord, seconds: float, sqs: QueueClient, settings: QueueSettings) -> None:
     if settings.queue_url is None:
         return
@@ -319,9 +523,10 @@ def _seconds_until_due(record: SQSRecord, clock: Callable[[], float]) -> float:
     if value is None:
         return 0.0
     try:
-        return float(value) - clock()
+        due = float(value)
     except ValueError:
         return 0.0
+    return due - clock() if math.isfinite(due) else 0.0
 
 
 def _attribute(record: SQSRecord, name: str) -> str | None:
@@ -336,7 +541,7 @@ def _requeue_after_window(
     """Put a fresh copy of ``record`` on its queue, due when the rate-limit window ends; True when it worked."""
     if settings.queue_url is None:
         return False
-    wait = (failure.retry_after or RETRY_BASE_SECONDS) + 1
+    wait = (failure.retry_after or settings.retry.backoff_base) + 1
     origin = _attribute(record, REQUEUED_FROM_ATTRIBUTE)
     attributes = {
         **_producer_key(record),
@@ -376,21 +581,20 @@ def _dead_letter(
         logger.error("DEAD_LETTER_QUEUE_URL is not set: permanent failures stay on the queue")
         return [{"itemIdentifier": record.message_id} for record, _ in dead]
     kept: list[PartialItemFailures] = []
-    for start in range(0, len(dead), 10):  # SendMessageBatch takes ten entries
-        chunk = dead[start : start + 10]
+    for chunk in _batches(
+        [(record, _reason_attributes(record, failure, settings.function)) for record, failure in dead]
+    ):
         entries = [
-            {
-                "Id": str(index),
-                "MessageBody": record.body,
-                "MessageAttributes": _reason_attributes(record, failure, settings.function),
-            }
-            for index, (record, failure) in enumerate(chunk)
+            {"Id": str(index), "MessageBody": record.body, "MessageAttributes": attributes}
+            for index, (record, attributes) in enumerate(chunk)
         ]
         try:
             answer = sqs.send_message_batch(QueueUrl=settings.dead_letter_queue_url, Entries=entries)
             failed_ids = {int(entry["Id"]) for entry in answer.get("Failed", [])}
-        except Exception:
-            logger.exception("could not dead-letter records")
+        except Exception as error:
+            logger.warning(
+                "could not dead-letter records", extra={"records": len(chunk), "error": aws_error_name(error)}
+            )
             failed_ids = set(range(len(chunk)))
         for index, (record, _) in enumerate(chunk):
             if index in failed_ids:
@@ -400,10 +604,35 @@ def _dead_letter(
     return kept
 
 
+# SendMessageBatch takes ten entries of at most 1 MiB together (bodies and attributes alike).
+_BATCH_ENTRIES = 10
+_BATCH_BYTES = 1024 * 1024
+
+
+def _batches(
+    letters: list[tuple[SQSRecord, dict[str, Any]]],
+) -> list[list[tuple[SQSRecord, dict[str, Any]]]]:
+    """``letters`` in SendMessageBatch-sized groups, in order; one too big for any batch is sent alone (and fails)."""
+    batches: list[list[tuple[SQSRecord, dict[str, Any]]]] = []
+    size = 0
+    for letter in letters:
+        record, attributes = letter
+        length = len(record.body.encode(errors="surrogatepass")) + sum(
+            len(name) + len(value["DataType"]) + len(value["StringValue"].encode())
+            for name, value in attributes.items()
+        )
+        if not batches or len(batches[-1]) == _BATCH_ENTRIES or size + length > _BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(letter)
+        size += length
+    return batches
+
+
 def _reason_attributes(record: SQSRecord, failure: ConnectorError, function: str) -> dict[str, Any]:
     values = {
         "error_class": failure.failure.value,
-        "error_message": failure.message[:_ATTRIBUTE_LIMIT],
+        "error_message": redact(failure.message)[:_ATTRIBUTE_LIMIT],
         "function": function,
         SOURCE_MESSAGE_ID_ATTRIBUTE: record.message_id,
         "receive_count": str(record.attributes.approximate_receive_count or "1"),
@@ -411,9 +640,16 @@ def _reason_attributes(record: SQSRecord, failure: ConnectorError, function: str
     if failure.vendor_status is not None:
         values["vendor_status"] = str(failure.vendor_status)
     if failure.problems:
-        values["problems"] = json.dumps([p.__dict__ for p in failure.problems])[:_ATTRIBUTE_LIMIT]
+        values["problems"] = redact(json.dumps([p.__dict__ for p in failure.problems]))[:_ATTRIBUTE_LIMIT]
     reasons = {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
     return {**_producer_key(record), **reasons}
+
+
+def caught_unexpected(error: BaseException, doing: str) -> ConnectorError:
+    """Log an exception nobody expected once, with its stack, count it, and return its transient failure."""
+    logger.exception(f"unexpected {type(error).__name__} while {doing}")
+    metrics.add_metric(name="UnexpectedErrors", unit="Count", value=1)
+    return unexpected(error, doing)
 
 
 def log_failure(failure: ConnectorError, **extra: Any) -> None:

@@ -7,6 +7,7 @@ again, not from cache: after a refusal the credentials may have been rotated.
 
 from __future__ import annotations
 
+import base64
 import math
 import threading
 import time
@@ -18,6 +19,7 @@ import httpx
 
 from connectors.failures import ConnectorError, FailureClass, misconfiguration, transient
 from connectors.http import vendor_message
+from connectors.redact import remember
 
 # Renew this long before a token expires, so it never runs out between check and use.
 EXPIRY_MARGIN_SECONDS = 60.0
@@ -52,8 +54,54 @@ def request_token(vendor: str, send: Callable[[], httpx.Response]) -> dict[str, 
             f"{vendor} refused the connection's credentials: {vendor_message(response)}",
             vendor_status=response.status_code,
         )
-    body: dict[str, Any] = response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        # A proxy's or maintenance page's 200, most likely: a later attempt may meet the real endpoint.
+        raise transient(f"{vendor} token endpoint answered 200 with a body that is not a JSON object", 200)
     return body
+
+
+def token_field(vendor: str, body: Mapping[str, Any], *names: str) -> str:
+    """The token in a token endpoint's JSON, under the first of ``names`` it has.
+
+    A reply without one is a misconfiguration (wrong endpoint or grant for the connection). The error names the
+    field, never the body: it may hold other credentials.
+    """
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, str) and value:
+            return value
+    raise misconfiguration(f"{vendor} token endpoint answered 200 without {' or '.join(names)}")
+
+
+def token_lifetime(body: Mapping[str, Any], *names: str) -> float:
+    """Seconds the token is good for, from the first of ``names`` that is a non-negative number (or its text).
+
+    Missing or unusable (text that is no number, negative, not finite), it is 0: the token serves the call at
+    hand and is asked for again next time. The token itself is good, so failing the delivery would be wrong, and a
+    guessed lifetime could outlast it.
+    """
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            continue
+        try:
+            seconds = float(value)
+        except (ValueError, OverflowError):
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return 0.0
+
+
+def basic_authorization(username: str, password: str) -> str:
+    """An HTTP Basic ``Authorization`` value (UTF-8, as httpx sends it), remembered for redaction."""
+    value = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+    remember(value)
+    return value
 
 
 class CachedAuth(httpx.Auth):
@@ -99,5 +147,6 @@ class CachedAuth(httpx.Auth):
             # Refused with the cached secret: it may have been rotated since, so read it once more.
             headers, lifetime = self._fetch(True)
         self._refused = False
+        remember(*headers.values())  # a vendor may echo them in an error text
         expires_at = math.inf if lifetime is None else self._clock() + max(0.0, lifetime - EXPIRY_MARGIN_SECONDS)
         return Issued(dict(headers), expires_at)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Mapping
 
-from connectors.auth.cached import Fetch
+from connectors.auth.cached import Fetch, basic_authorization
 from connectors.models.constructiononline import ConstructionOnlineConnection
 
 
@@ -14,9 +13,8 @@ def constructiononline_headers(connection: Callable[[bool], ConstructionOnlineCo
 
     def fetch(fresh: bool) -> tuple[Mapping[str, str], float | None]:
         secret = connection(fresh)
-        pair = f"{secret.email.get_secret_value()}:{secret.password.get_secret_value()}"
         return {
-            "Authorization": "Basic " + base64.b64encode(pair.encode()).decode(),
+            "Authorization": basic_authorization(secret.email.get_secret_value(), secret.password.get_secret_value()),
             "APIKey": secret.api_key.get_secret_value(),
         }, None
 

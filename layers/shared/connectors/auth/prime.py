@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from connectors.auth.cached import Fetch, request_token
+from connectors.auth.cached import Fetch, basic_authorization, request_token, token_field, token_lifetime
+from connectors.failures import misconfiguration
 from connectors.models.prime import PrimeConnection
 
 DISCOVERY_PATH = "/primediscovery/apitoken/request"
@@ -21,21 +22,26 @@ def prime_token_fetch(
         secret = connection(fresh)
         # The scope names the host over plain http whatever scheme the call itself uses, as Oracle documents.
         scope = f"http://{secret.base_url.host}/api"
+        credentials = basic_authorization(secret.username.get_secret_value(), secret.password.get_secret_value())
         body = request_token(
             "prime",
             lambda: client.post(
                 str(secret.base_url).rstrip("/") + DISCOVERY_PATH,
                 params={"scope": scope},
                 data={"grant_type": "client_credentials"},
-                auth=(secret.username.get_secret_value(), secret.password.get_secret_value()),
+                headers={"Authorization": credentials},
                 timeout=timeout,
             ),
         )
-        token = body.get("access_token") or body["accessToken"]
-        headers = {str(k): str(v) for k, v in (body.get("requestHeaders") or {}).items()}
+        # Current hosts answer access_token; older ones only accessToken.
+        token = token_field("prime", body, "access_token", "accessToken")
+        tenant_headers = body.get("requestHeaders") or {}
+        if not isinstance(tenant_headers, dict):
+            raise misconfiguration("prime token endpoint answered requestHeaders that are not a JSON object")
+        headers = {str(k): str(v) for k, v in tenant_headers.items()}
         headers["Authorization"] = f"Bearer {token}"
         if body.get("primeTenantCode"):
             headers["x-prime-tenant-code"] = str(body["primeTenantCode"])
-        return headers, float(body.get("expiresIn", body.get("expires_in", 0)))
+        return headers, token_lifetime(body, "expiresIn", "expires_in")
 
     return fetch

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from connectors.auth.cached import Fetch, request_token
+from connectors.auth.cached import Fetch, request_token, token_field, token_lifetime
 from connectors.models.procore import ProcoreConnection
 
 
@@ -24,6 +24,7 @@ def procore_token_fetch(
         }
         url = f"{str(secret.auth_base_url).rstrip('/')}/oauth/token"
         body = request_token("procore", lambda: client.post(url, data=form, timeout=timeout))
-        return {"Authorization": f"Bearer {body['access_token']}"}, float(body.get("expires_in", 0))
+        token = token_field("procore", body, "access_token")
+        return {"Authorization": f"Bearer {token}"}, token_lifetime(body, "expires_in")
 
     return fetch

@@ -13,6 +13,20 @@ ConnectionName = Annotated[str, Field(pattern=CONNECTION_PATTERN, description="C
 DEFAULT_CONNECTION = "default"
 
 INT64_MAX = 2**63 - 1
+_INT64_DIGITS = len(str(INT64_MAX))
+
+CODE_CHARS = 255
+"""Codes, numbers and keys. No vendor documents a length for these; 255 is the common column size (Procore's
+origin_id is 255) and far beyond any code a person types or a system generates."""
+
+TEXT_CHARS = 65_535
+"""Names, titles, descriptions and opaque data. No vendor documents a length; 64 Ki characters (a TEXT column) is
+more than a change order's description ever holds, and keeps one field from taking most of a 4 MiB request."""
+
+Code = Annotated[str, Field(max_length=CODE_CHARS)]
+"""A code, number or key: at most CODE_CHARS characters."""
+LongText = Annotated[str, Field(max_length=TEXT_CHARS)]
+"""A name, title or description: at most TEXT_CHARS characters."""
 
 
 def _exact_integer(value: Any) -> Any:
@@ -21,9 +35,13 @@ def _exact_integer(value: Any) -> Any:
     if isinstance(value, bool | float):
         raise ValueError("must be an integer id (a JSON integer or a string of digits), not a float or boolean")
     if isinstance(value, str):
-        if not value.strip().isdigit():
+        digits = value.strip()
+        if not digits.isdecimal():  # isdigit() would pass "²", which int() cannot read
             raise ValueError("must be an integer id (a JSON integer or a string of digits)")
-        return int(value)
+        # More digits than 2^63 - 1 has (leading zeros aside) is out of range: refused before int() reads it.
+        if len(digits.lstrip("0")) > _INT64_DIGITS:
+            raise ValueError(f"must be a 64-bit integer id (at most {INT64_MAX})")
+        return int(digits)
     return value
 
 

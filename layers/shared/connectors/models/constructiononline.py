@@ -18,20 +18,53 @@ from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorI
 CONDITIONS = {"pending": 0, "approved": 1, "rejected": 2, "draft": 3}
 _DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
 
+MAX_VALUE_CHARS = 2048
+"""Characters of one property's value: the whole coInfo travels in a query string that IIS caps at 2048 bytes by
+default (the client refuses longer ones), so no longer value could ever be sent."""
+
+MAX_MONEY_DIGITS = 28
+"""Digits of a money or quantity value. The API is .NET: System.Decimal holds a 96-bit integer (just under 8e28)
+scaled by 0 to 28 decimal places, so every decimal of 28 digits is held exactly and some of 29 are not."""
+_TOO_MANY_DIGITS = f"must have at most {MAX_MONEY_DIGITS} digits: ConstructionOnline holds amounts as .NET decimals"
+
 
 def _decimal_text(value: Any) -> str:
     # A JSON number arrives as a Decimal (exact_json) or an int; a string must already be decimal text.
     if isinstance(value, bool):
         raise ValueError("must be a decimal number, not a boolean")
     if isinstance(value, Decimal | int):
-        text = format(value, "f")
+        text = _plain_number(value, MAX_MONEY_DIGITS)
+        if text is None:
+            raise ValueError(_TOO_MANY_DIGITS)
     elif isinstance(value, str):
         text = value.strip()
     else:
         raise ValueError("must be a decimal number or its text")
     if not _DECIMAL_TEXT.match(text):
         raise ValueError("must be a decimal number such as 340.99")
+    if _held_digits(text) > MAX_MONEY_DIGITS:
+        raise ValueError(_TOO_MANY_DIGITS)
     return text
+
+
+def _held_digits(text: str) -> int:
+    # What System.Decimal holds: leading zeros are not, every fraction digit is (it sets the scale).
+    whole, _, fraction = text.removeprefix("-").partition(".")
+    return len(whole.lstrip("0")) + len(fraction)
+
+
+def _plain_number(value: Decimal | int, max_digits: int) -> str | None:
+    """``value`` written out without an exponent; None, unwritten, when that takes more than ``max_digits`` digits.
+
+    1e100000000 written out is a hundred million characters: its length is known from the exponent beforehand.
+    """
+    if isinstance(value, int):
+        return str(value) if abs(value) < 10**max_digits else None
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # NaN or Infinity: a few letters, refused by whoever reads them
+        return format(value, "f")
+    written = len(digits) + exponent if exponent >= 0 else max(len(digits), -exponent)
+    return format(value, "f") if written <= max_digits else None
 
 
 def _iso_date(value: Any) -> str:
@@ -57,13 +90,18 @@ def _text(value: Any) -> str:
     # Types the sources do not document are passed on as text, the way the vendor receives every value.
     if isinstance(value, bool) or value is None or isinstance(value, dict | list):
         raise ValueError("must be a string or a number")
-    return format(value, "f") if isinstance(value, Decimal) else str(value)
+    if isinstance(value, Decimal | int):
+        text = _plain_number(value, MAX_VALUE_CHARS)
+        if text is None:
+            raise ValueError(f"must be at most {MAX_VALUE_CHARS} characters written out")
+        return text
+    return str(value)
 
 
-Money = Annotated[str, BeforeValidator(_decimal_text)]
+Money = Annotated[str, Field(max_length=MAX_VALUE_CHARS), BeforeValidator(_decimal_text)]
 IsoDate = Annotated[str, BeforeValidator(_iso_date)]
 Condition = Annotated[str, BeforeValidator(_condition)]
-Text = Annotated[str, BeforeValidator(_text)]
+Text = Annotated[str, Field(max_length=MAX_VALUE_CHARS), BeforeValidator(_text)]
 
 
 class CoInfo(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from connectors.failures import ConnectorError, FieldProblem, invalid_input
+from connectors.redact import redact
 
 # Pydantic's wording for these is about Python, not about the vendor's payload.
 _MESSAGES = {
@@ -75,14 +76,14 @@ class ErrorResponse(BaseModel):
 
     @classmethod
     def of(cls, failure: ConnectorError, partial: dict[str, Any] | None = None) -> ErrorResponse:
-        """The reply for ``failure``."""
+        """The reply for ``failure``, its messages redacted (a vendor's error text may echo a credential)."""
         return cls(
             error=ErrorBody(
                 failure=failure.failure.value,
-                message=failure.message,
+                message=redact(failure.message),
                 vendor_status=failure.vendor_status,
                 retry_after=failure.retry_after,
-                problems=[ProblemBody(field=p.field, message=p.message) for p in failure.problems],
+                problems=[ProblemBody(field=p.field, message=redact(p.message)) for p in failure.problems],
             ),
             partial=partial,
         )

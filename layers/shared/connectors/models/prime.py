@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, SecretStr, create_model, model_validator
 
-from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
+from connectors.models.common import DEFAULT_CONNECTION, TEXT_CHARS, Code, ConnectionName, LongText, VendorId
 
 DEFAULT_API_PATH_PREFIX = "/primeapi/restapi"
 BATCH_PATH = "/changeOrderSOV/batch"
@@ -33,7 +33,15 @@ _COST_SUFFIXES = (
 COST_FIELDS = tuple(stem + suffix for stem in _COST_STEMS for suffix in _COST_SUFFIXES)
 """The 36 Cost fields of ApiEntityChangeOrderSOVCost."""
 
-Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+MAX_AMOUNT_DIGITS = 38
+"""Digits a Cost, Percent or Quantity may have written out. Oracle documents no range; 38 is the precision of Oracle
+Database's NUMBER, far past any real amount, and it bounds what ``dumps_exact`` writes (no exponent)."""
+
+MAX_BATCH_ITEMS = 1000
+"""Items one command may carry. Oracle documents no maximum per batch; the operation sends PrimeBatchSize (100 by
+default) at a time, so 1000 is ten batches, far beyond the SOV lines of a change order; more go as several commands."""
+
+Amount = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=MAX_AMOUNT_DIGITS)]
 
 
 def _real_moment(value: str) -> str:
@@ -103,22 +111,22 @@ class ChangeOrderSov(_RefusesFields):
 
     changeOrderLineItemId: VendorId
     changeOrderSovCost: ChangeOrderSovCost
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=TEXT_CHARS)]
     sovType: SovType
-    abbreviation: str | None = None
-    associatedAgreementCode: str | None = None
-    changeOrderCode: str | None = None
+    abbreviation: Code | None = None
+    associatedAgreementCode: Code | None = None
+    changeOrderCode: Code | None = None
     changeOrderId: VendorId | None = None
-    changeOrderLineItemCode: str | None = None
+    changeOrderLineItemCode: Code | None = None
     changeOrderType: ChangeOrderType | None = None
     costCategoryId: VendorId | None = None
-    costCategoryName: str | None = None
+    costCategoryName: LongText | None = None
     costSheetItemId: VendorId | None = None
-    description: str | None = None
+    description: LongText | None = None
     isSummarySOV: Annotated[bool, Field(strict=True)] | None = None
-    itemCode: str | None = None
+    itemCode: Code | None = None
     itemSuffix: VendorId | None = None
-    parentChangeOrderSovCode: str | None = None
+    parentChangeOrderSovCode: Code | None = None
     parentChangeOrderSovId: VendorId | None = None
     percentComplete: Amount | None = None
     periodAppliedDate: (
@@ -129,15 +137,19 @@ class ChangeOrderSov(_RefusesFields):
         ]
         | None
     ) = None
-    projectCode: str | None = None
+    projectCode: Code | None = None
     quantity: Amount | None = None
-    unitsOfMeasureCode: str | None = None
+    unitsOfMeasureCode: Code | None = None
     unitsOfMeasureId: VendorId | None = None
-    workspaceCode: str | None = None
+    workspaceCode: Code | None = None
 
     def wire(self) -> dict[str, Any]:
         """The fields the caller gave, Decimals kept (write with ``dumps_exact``)."""
         return self.model_dump(exclude_unset=True)
+
+
+SovItems = Annotated[list[ChangeOrderSov], Field(min_length=1, max_length=MAX_BATCH_ITEMS)]
+"""The items of a command: what the API route's body (Oracle's array) is validated as, too."""
 
 
 class SovBatchCommand(BaseModel):
@@ -146,7 +158,7 @@ class SovBatchCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connection: ConnectionName = DEFAULT_CONNECTION
-    items: Annotated[list[ChangeOrderSov], Field(min_length=1)]
+    items: SovItems
 
 
 class PrimeConnection(BaseModel):

@@ -17,10 +17,14 @@ from pydantic import (
     model_validator,
 )
 
-from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
+from connectors.models.common import CODE_CHARS, DEFAULT_CONNECTION, Code, ConnectionName, LongText, VendorId
 
 MAX_SYNC_ITEMS = 1000
 """Procore's limit of updates per sync call."""
+
+MAX_COMMAND_UPDATES = 10 * MAX_SYNC_ITEMS
+"""Updates one request or message may carry. The operation splits them into sync calls of MAX_SYNC_ITEMS; ten
+calls' worth bounds the work one command can ask for, and a larger set goes as several commands."""
 
 
 class PcoStatus(StrEnum):
@@ -85,17 +89,17 @@ class PcoUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
     id: VendorId | None = None
-    origin_id: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    origin_data: str | None = None
-    number: str | None = None
-    title: str | None = None
-    description: str | None = None
+    origin_id: Annotated[str, Field(min_length=1, max_length=CODE_CHARS)] | None = None
+    origin_data: LongText | None = None
+    number: Code | None = None
+    title: LongText | None = None
+    description: LongText | None = None
     status: PcoStatus | None = None
     prime_change_event_id: VendorId | None = None
     commitment_change_event_id: VendorId | None = None
     change_order_request_id: VendorId | None = None
     change_order_request: ChangeOrderRequestRef | None = None
-    currency_exchange_rate: Annotated[str, Field(pattern=r"^\d+(\.\d+)?$")] | None = None
+    currency_exchange_rate: Annotated[str, Field(max_length=CODE_CHARS, pattern=r"^\d+(\.\d+)?$")] | None = None
     schedule_impact_amount: Annotated[int, Field(strict=True, ge=-(2**31), le=2**31 - 1)] | None = None
     paid_date: date | None = None
     invoiced_date: date | None = None
@@ -132,7 +136,7 @@ class PcoSyncBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    updates: Annotated[list[PcoUpdate], Field(min_length=1)]
+    updates: Annotated[list[PcoUpdate], Field(min_length=1, max_length=MAX_COMMAND_UPDATES)]
 
     @field_validator("updates")
     @classmethod
