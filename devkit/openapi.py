@@ -32,6 +32,7 @@ from connectors.models.constructiononline import CoInfo
 from connectors.models.errors import ErrorResponse
 from connectors.models.prime import SovItems
 from connectors.models.procore import SyncResponse
+from connectors.order import VERSION_ATTRIBUTE
 from constructiononline_change_order_update.handler import ROUTE as CONSTRUCTIONONLINE_ROUTE
 from devkit.template import REPO_ROOT
 from prime_change_order_sov_batch.handler import ROUTE as PRIME_ROUTE
@@ -100,6 +101,16 @@ IDEMPOTENCY_KEY_PARAMETER = {
     ),
     "schema": {"type": "string", "maxLength": 255},  # an empty one is no key: the request is answered as without one
 }
+VERSION_PARAMETER = {
+    "name": VERSION_ATTRIBUTE,
+    "in": "header",
+    "required": False,
+    "description": (
+        "This edit's version: a number or an RFC 3339 date-time with an offset; without it, the time of the "
+        "request. Properties a newer edit of the same object already set are not sent"
+    ),
+    "schema": {"type": "string", "maxLength": 64},
+}
 _RETRY_AFTER = {"description": "Seconds to wait before sending again", "schema": {"type": "integer", "minimum": 1}}
 _REPLY_HEADERS: dict[int, dict[str, Any]] = {
     401: {"WWW-Authenticate": {"description": "The accepted scheme", "schema": {"type": "string"}}},
@@ -120,13 +131,19 @@ class RouteNotes:
     body_description: str = ""
     json_query: dict[str, Any] = field(default_factory=dict)
     """Query parameters whose value is JSON text, by name, with the type it must hold."""
+    ordered: bool = False
+    """The route's edits are ordered by version (connectors.order): it reads the version header."""
 
 
 NOTES: dict[tuple[str, str], RouteNotes] = {
     ("patch", PROCORE_ROUTE): RouteNotes(
         success_status=200,
-        success_description="Procore's answer: the PCOs stored (`entities`) and the items it refused (`errors`)",
+        success_description=(
+            "Procore's answer: the PCOs stored (`entities`) and the items it refused (`errors`); `superseded` lists "
+            "the updates not sent because newer edits already set every attribute they carry"
+        ),
         reply=SyncResponse,
+        ordered=True,
     ),
     ("post", PRIME_ROUTE): RouteNotes(
         success_status=201,
@@ -137,12 +154,16 @@ NOTES: dict[tuple[str, str], RouteNotes] = {
     ),
     ("put", CONSTRUCTIONONLINE_ROUTE): RouteNotes(
         success_status=200,
-        success_description="The whole change order after the update, as ConstructionOnline answers it",
+        success_description=(
+            'The whole change order after the update, as ConstructionOnline answers it; or `{"superseded": why}` '
+            "when newer edits already set every property of this one"
+        ),
         reply=dict[str, Any],
         body=CoInfo,
         body_required=False,
         body_description="The properties to change (coInfo), when not sent as the coInfo query parameter",
         json_query={"coInfo": CoInfo},
+        ordered=True,
     ),
 }
 
@@ -301,6 +322,8 @@ def _describe_operation(
         }
     # Read by the API adapter before the route (connectors.triggers), so no handler declares it.
     operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+    if notes.ordered:
+        operation["parameters"].append(VERSION_PARAMETER)
     for parameter in operation["parameters"]:
         if parameter["in"] == "query" and parameter["name"] in notes.json_query:
             # JSON text in the query string: described by content, so clients serialise it as JSON.

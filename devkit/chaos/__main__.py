@@ -1,7 +1,7 @@
 """Run the chaos test: ``python -m devkit.chaos [--records 2000]``.
 
-Exit 0 only when, for every function, nothing was lost or duplicated, no valid record was dead-lettered and no
-invocation failed, and every vendor outage refused requests.
+Exit 0 only when, for every function, nothing was lost or duplicated, no valid record was dead-lettered, no
+invocation failed and no versioned object was left stale, and every vendor outage refused requests.
 """
 
 from __future__ import annotations
@@ -22,14 +22,20 @@ import httpx
 
 from devkit.aws import LocalStack, provision, sqs_client, start_moto
 from devkit.chaos.invocations import InvocationTally, tally_invocations
-from devkit.chaos.ledger import Ledger, VendorSend, count_ledger
+from devkit.chaos.ledger import Ledger, StaleObject, VendorSend, count_ledger, find_stale, newest_values
 from devkit.chaos.records import (
-    FIRST_CHANGE_ORDER_ID,
+    CONSTRUCTIONONLINE_VERSIONS,
+    PROCORE_VERSIONS,
     ChaosRecord,
+    VersionedVendor,
     build_records,
+    build_versioned,
+    change_order_ids,
     constructiononline_record,
+    interleave,
     prime_record,
     procore_record,
+    send_batches,
 )
 from devkit.demo import sandbox_process, stderr_to
 from devkit.local_runtime.runtime import LocalRuntime
@@ -41,6 +47,10 @@ if TYPE_CHECKING:
 
 OUTPUT = REPO_ROOT / ".build" / "chaos"
 IDEMPOTENCY_KEY = "Idempotency-Key"
+VERSION_ATTRIBUTE = "Change-Order-Version"
+# Between two edits of one object, so that SQS stamps the newer one with a later SentTimestamp (milliseconds).
+EDIT_SPACING_SECONDS = 0.003
+STALE_SHOWN = 5  # stale objects printed per function, for diagnosis
 # The functions' retry timing scaled down (production: 10 s doubling to 900 s, for 7200 s), so that an outage of
 # tens of seconds outlasts what the old retry allowed at this base: 5 receives, waits of 1+2+4+8 s.
 RETRY_BACKOFF_BASE_SECONDS = 1
@@ -99,6 +109,8 @@ class Target:
     the faults its vendor adds.
 
     ``token_route`` is None for a vendor that takes credentials on every call (ConstructionOnline).
+    ``versions`` makes the target's versioned records (None: its edits are not ordered, Primavera Cloud), and
+    ``stored_object`` names a stored item as ``Version.object_key`` does.
     """
 
     logical_id: str
@@ -113,6 +125,8 @@ class Target:
     stored_token: Callable[[dict[str, Any]], str | None]
     sent_tokens: Callable[[dict[str, Any]], tuple[str, ...]]
     body_tokens: Callable[[Any], tuple[str, ...]]
+    versions: VersionedVendor | None = None
+    stored_object: Callable[[dict[str, Any]], str | None] = lambda _: None
 
 
 def _procore_tokens(command: Any) -> tuple[str, ...]:
@@ -149,6 +163,8 @@ TARGETS = (
         lambda pco: pco.get("origin_id"),
         lambda entry: _procore_tokens(entry["body"]),
         _procore_tokens,
+        PROCORE_VERSIONS,
+        lambda pco: pco.get("origin_id"),
     ),
     Target(
         "PrimeChangeOrderSovBatchFunction",
@@ -177,6 +193,8 @@ TARGETS = (
         lambda change_order: change_order.get("NOTES"),
         _co_query_tokens,
         lambda command: _co_tokens(command.get("coInfo") if isinstance(command, dict) else None),
+        CONSTRUCTIONONLINE_VERSIONS,
+        lambda change_order: str(change_order.get("ID")),
     ),
 )
 
@@ -227,17 +245,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=2000, help="records per function (default 2000)")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of records a producer sends twice")
     parser.add_argument("--invalid", type=float, default=0.01, help="share of records invalid on purpose")
+    parser.add_argument(
+        "--versioned",
+        type=float,
+        default=0.15,
+        help="share of Procore and ConstructionOnline records that are successive edits of one object",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the queues to drain")
     arguments = parser.parse_args(argv)
     rng = random.Random(arguments.seed)  # noqa: S311 - a repeatable test run, not crypto
     run = f"{arguments.seed}-{int(time.time())}"
-    records = {
-        target.logical_id: build_records(
-            f"{target.prefix}-{run}", arguments.records, arguments.invalid, target.make, rng
-        )
-        for target in TARGETS
-    }
+    records = {target.logical_id: _records(target, f"{target.prefix}-{run}", arguments, rng) for target in TARGETS}
     template = load_template(REPO_ROOT / "template.yaml")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -248,13 +267,17 @@ def main(argv: list[str] | None = None) -> int:
         stack = provision(template, moto.endpoint_url, PARAMETERS)
         seed_connections(stack, sandbox.url, constructiononline_limits=CONSTRUCTIONONLINE_LIMITS)
         control = running.enter_context(httpx.Client(base_url=sandbox.url, timeout=60))
-        _prepare_sandbox(control, arguments.records)
+        _prepare_sandbox(
+            control,
+            change_order_ids([r for t in TARGETS if t.vendor == "constructiononline" for r in records[t.logical_id]]),
+        )
         deliveries_log = OUTPUT / "deliveries.log"
         deliveries = running.enter_context(deliveries_log.open("w"))
         running.enter_context(LocalRuntime(stack, port=0, function_logs=OUTPUT / "function-logs", out=deliveries))
         expiries = running.enter_context(_Expirer(control))
-        _start_outages(control)
-        copies = _send_everything(stack, records, arguments.duplicates, rng)
+        copies = _send_everything(
+            stack, records, arguments.duplicates, rng, lambda logical_id: _start_outage(control, logical_id)
+        )
         drained = _wait_until_drained(stack, arguments.timeout)
         tallies = tally_invocations(deliveries_log.read_text().splitlines())
         control.delete("/_sandbox/faults").raise_for_status()
@@ -263,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             for target in TARGETS
         ]
         injected = _injected_faults(control)
+        # Kept for diagnosis: which call carried which record, with what fault and answer.
+        (OUTPUT / "requests.json").write_text(control.get("/_sandbox/requests").text)
     elapsed = time.monotonic() - started
     print(f"chaos: {arguments.records} records per function, {copies} duplicate copies sent, seed {arguments.seed}")
     print(
@@ -284,14 +309,23 @@ def main(argv: list[str] | None = None) -> int:
             f"chaos: {target.logical_id} invocations: {tally.invocations}, failed: {tally.error_count}"
             + (f" ({by_type})" if by_type else "")
         )
-    for ledger, reasons in results:
+    for result in results:
         print(
-            f"chaos: {ledger.function} dead letters by class: "
-            + ", ".join(f"{k}={v}" for k, v in sorted(reasons.items()))
+            f"chaos: {result.ledger.function} dead letters by class: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(result.dead_letter_classes.items()))
         )
-    for ledger, _ in results:
-        print(ledger.line())
-    problems = _problems(drained, [ledger for ledger, _ in results], tallies, injected)
+    for target in TARGETS:
+        edits = Counter(r.version.object_key for r in records[target.logical_id] if r.version is not None)
+        if edits:
+            print(f"chaos: {target.logical_id} versioned: {edits.total()} edits of {len(edits)} objects")
+    for result in results:
+        for stale in result.stale[:STALE_SHOWN]:
+            print(f"chaos: {result.ledger.function} stale {stale.describe()}")
+        if len(result.stale) > STALE_SHOWN:
+            print(f"chaos: {result.ledger.function} ... and {len(result.stale) - STALE_SHOWN} more stale objects")
+    for result in results:
+        print(result.ledger.line())
+    problems = _problems(drained, [result.ledger for result in results], tallies, injected)
     for problem in problems:
         print(f"chaos: FAILED: {problem}")
     return 1 if problems else 0
@@ -311,23 +345,39 @@ def _problems(
     return problems
 
 
-def _prepare_sandbox(control: httpx.Client, count: int) -> None:
+def _records(target: Target, prefix: str, arguments: argparse.Namespace, rng: random.Random) -> list[ChaosRecord]:
+    """``--records`` records for the target: plain ones, and for an ordered vendor about ``--versioned`` of them
+    successive edits of one object, interleaved so that each object's edits are queued oldest first."""
+    versioned = (
+        build_versioned(prefix, round(arguments.records * arguments.versioned), target.versions, rng)
+        if target.versions is not None
+        else []
+    )
+    plain = build_records(prefix, max(0, arguments.records - len(versioned)), arguments.invalid, target.make, rng)
+    return interleave(plain, versioned, rng) if versioned else plain
+
+
+def _prepare_sandbox(control: httpx.Client, change_orders: list[int]) -> None:
     control.post("/_sandbox/config", json=SANDBOX_CONFIG).raise_for_status()
-    for index in range(count):  # one change order per record, so each record's update stays visible
-        control.post(
-            "/_sandbox/constructiononline/change-orders", json={"ID": FIRST_CHANGE_ORDER_ID + index}
-        ).raise_for_status()
+    # The vendor updates only change orders it holds: one per plain record, so each record's update stays
+    # visible, and one per versioned object.
+    for change_order_id in change_orders:
+        control.post("/_sandbox/constructiononline/change-orders", json={"ID": change_order_id}).raise_for_status()
     for target in TARGETS:
         faults = faults_for(target.write_route) + (token_faults_for(target.token_route) if target.token_route else [])
         for fault in faults:
             control.post("/_sandbox/faults", json=fault).raise_for_status()
 
 
-def _start_outages(control: httpx.Client) -> None:
-    """Take every vendor down for a while from now (each outage runs from when its rules are added)."""
-    for target in TARGETS:
-        for rule in target.outage.rules():
-            control.post("/_sandbox/faults", json=rule).raise_for_status()
+def _start_outage(control: httpx.Client, logical_id: str) -> None:
+    """Take the function's vendor down for a while from now (an outage runs from when its rules are added).
+
+    Started as the function's records begin to be queued: queueing every function's records takes longer than an
+    outage lasts, so outages started all at once would end before the last function's first call.
+    """
+    [target] = [target for target in TARGETS if target.logical_id == logical_id]
+    for rule in target.outage.rules():
+        control.post("/_sandbox/faults", json=rule).raise_for_status()
 
 
 class _Expirer:
@@ -355,29 +405,51 @@ class _Expirer:
 
 
 def _send_everything(
-    stack: LocalStack, records: dict[str, list[ChaosRecord]], duplicate_share: float, rng: random.Random
+    stack: LocalStack,
+    records: dict[str, list[ChaosRecord]],
+    duplicate_share: float,
+    rng: random.Random,
+    starting: Callable[[str], None],
 ) -> int:
-    """Queue every record once (keyed by its token), then a second copy of some; return the copies sent."""
+    """Queue every record once (keyed by its token), then a second copy of some; return the copies sent.
+
+    ``starting(logical_id)`` is called before a function's first record is queued.
+
+    An object's edits go in separate batches, a few milliseconds apart, so that SentTimestamp orders them. An edit
+    without a producer version is never sent twice: a copy queued later is, by its SentTimestamp, a newer edit.
+    """
     sqs = sqs_client(stack.endpoint_url)
     copies = 0
+    last_edit: dict[str, float] = {}  # per object, when its latest edit was queued (time.monotonic)
     for resend in (False, True):
         for logical_id, batch in records.items():
+            if not resend:
+                starting(logical_id)
             url = _queue_url(stack, logical_id)
-            chosen = [r for r in batch if rng.random() < duplicate_share] if resend else batch
+            chosen = [r for r in batch if rng.random() < duplicate_share and _resendable(r)] if resend else batch
             copies += len(chosen) if resend else 0
-            for start in range(0, len(chosen), 10):
-                entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                    {
-                        "Id": str(n),
-                        "MessageBody": record.body,
-                        "MessageAttributes": {IDEMPOTENCY_KEY: {"DataType": "String", "StringValue": record.token}},
-                    }
-                    for n, record in enumerate(chosen[start : start + 10])
-                ]
-                answer = sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            for entries in send_batches(chosen):
+                objects = {record.version.object_key for record in entries if record.version is not None}
+                wait = max((last_edit[key] + EDIT_SPACING_SECONDS for key in objects if key in last_edit), default=0)
+                time.sleep(max(0.0, wait - time.monotonic()))
+                answer = sqs.send_message_batch(
+                    QueueUrl=url, Entries=[_entry(n, record) for n, record in enumerate(entries)]
+                )
                 if answer.get("Failed"):
                     raise RuntimeError(f"could not queue records: {answer['Failed']}")
+                last_edit.update(dict.fromkeys(objects, time.monotonic()))
     return copies
+
+
+def _resendable(record: ChaosRecord) -> bool:
+    return record.version is None or record.version.producer_version is not None
+
+
+def _entry(n: int, record: ChaosRecord) -> SendMessageBatchRequestEntryTypeDef:
+    attributes: dict[str, Any] = {IDEMPOTENCY_KEY: {"DataType": "String", "StringValue": record.token}}
+    if record.version is not None and record.version.producer_version is not None:
+        attributes[VERSION_ATTRIBUTE] = {"DataType": "String", "StringValue": record.version.producer_version}
+    return {"Id": str(n), "MessageBody": record.body, "MessageAttributes": attributes}
 
 
 def _queue_url(stack: LocalStack, logical_id: str, dead: bool = False) -> str:
@@ -410,8 +482,8 @@ def _wait_until_drained(stack: LocalStack, timeout: float) -> bool:
     return False
 
 
-def _dead_letters(stack: LocalStack, logical_id: str) -> Iterator[tuple[Any, str]]:
-    """Each dead letter's parsed body (None when it is not JSON) and its error class."""
+def _dead_letters(stack: LocalStack, logical_id: str) -> Iterator[tuple[str, Any, str]]:
+    """Each dead letter's body, parsed (None when it is not JSON), and its error class."""
     sqs = sqs_client(stack.endpoint_url)
     url = _queue_url(stack, logical_id, dead=True)
     while messages := sqs.receive_message(
@@ -421,9 +493,18 @@ def _dead_letters(stack: LocalStack, logical_id: str) -> Iterator[tuple[Any, str
             attributes = message.get("MessageAttributes", {})
             error_class = attributes["error_class"].get("StringValue", "") if "error_class" in attributes else "none"
             try:
-                yield json.loads(message["Body"]), error_class
+                yield message["Body"], json.loads(message["Body"]), error_class
             except ValueError:
-                yield None, error_class
+                yield message["Body"], None, error_class
+
+
+@dataclass(frozen=True)
+class _Result:
+    """One function's ledger, its dead letters counted by error class, and its stale versioned objects."""
+
+    ledger: Ledger
+    dead_letter_classes: Counter[str]
+    stale: list[StaleObject]
 
 
 def _ledger(
@@ -432,8 +513,8 @@ def _ledger(
     control: httpx.Client,
     records: list[ChaosRecord],
     tally: InvocationTally | None,
-) -> tuple[Ledger, Counter[str]]:
-    """The function's ledger, and its dead letters counted by error class."""
+) -> _Result:
+    """The function's ledger, its dead letters by error class, and its versioned objects left stale."""
     stored = control.get(target.stored_path).json()[target.stored_key]
     requests = control.get("/_sandbox/requests", params={"vendor": target.vendor}).json()["requests"]
     sends = [
@@ -442,7 +523,15 @@ def _ledger(
         if entry["route"] == target.write_route
     ]
     letters = list(_dead_letters(stack, target.logical_id))
-    dead = [token for body, _ in letters for token in target.body_tokens(body)]
+    versioned = [record for record in records if record.version is not None]
+    # A versioned edit may set no property that names it, so its dead letter is known by its body, as queued.
+    by_body = {record.body: record.token for record in versioned}
+    dead = [token for _, body, _ in letters for token in target.body_tokens(body)]
+    dead += [by_body[text] for text, _, _ in letters if text in by_body]
+    stale = []
+    if target.versions is not None:
+        held = {key: item for item in stored if (key := target.stored_object(item)) is not None}
+        stale = find_stale(newest_values(versioned), held)
     ledger = count_ledger(
         target.logical_id,
         [record.token for record in records],
@@ -450,9 +539,11 @@ def _ledger(
         dead,
         sends,
         invalid=[record.token for record in records if record.invalid],
+        versioned=[record.token for record in versioned],
         errors=tally.error_count if tally is not None else 0,
+        stale=len(stale) if target.versions is not None else None,
     )
-    return ledger, Counter(error_class for _, error_class in letters)
+    return _Result(ledger, Counter(error_class for _, _, error_class in letters), stale)
 
 
 def _answered_cleanly(entry: dict[str, Any]) -> bool:

@@ -64,3 +64,36 @@ def test_failed_invocations_fail_the_run_and_show_in_the_line():
     ledger = count_ledger("Fn", ["a"], ["a"], [], [], errors=2)
     assert ledger.line().endswith(" lost=0 duplicated=0 valid_dead_lettered=0 errors=2")
     assert ledger.problems() == ["errors=2"]
+
+
+def test_versioned_records_delivered_or_superseded_are_neither_lost_nor_duplicated():
+    # v0 was superseded (never sent), v1 sent twice over a clean answer: an edit's token says nothing of its fate.
+    sends = [VendorSend(("pco-v",), answered_ok=True), VendorSend(("pco-v",), answered_ok=True)]
+    ledger = count_ledger("Fn", ["a", "v0", "v1"], ["a", "pco-v"], [], sends, versioned=["v0", "v1"], stale=0)
+    assert ledger.line() == (
+        "ledger Fn: sent=3 delivered=3 dead_lettered=0 lost=0 duplicated=0 valid_dead_lettered=0 errors=0 stale=0"
+    )
+    assert ledger.problems() == []
+
+
+def test_a_versioned_record_in_the_dead_letter_queue_is_a_valid_record_dead_lettered():
+    ledger = count_ledger("Fn", ["a", "v0", "v1"], ["a"], ["v1"], [], versioned=["v0", "v1"])
+    assert (ledger.delivered, ledger.dead_lettered, ledger.lost, ledger.valid_dead_lettered) == (2, 1, 0, 1)
+    assert ledger.problems() == ["valid_dead_lettered=1"]
+
+
+def test_plain_records_are_still_found_lost_and_duplicated_among_versioned_ones():
+    sends = [VendorSend(("a", "v0"), answered_ok=True), VendorSend(("a",), answered_ok=True)]
+    ledger = count_ledger("Fn", ["a", "b", "c", "v0"], ["a", "c", "c"], [], sends, versioned=["v0"])
+    assert (ledger.sent, ledger.delivered, ledger.lost, ledger.duplicated) == (4, 3, 1, 2)
+    assert ledger.problems() == ["lost=1", "duplicated=2"]
+
+
+def test_a_stale_object_fails_the_run_and_shows_in_the_line():
+    ledger = count_ledger("Fn", ["a"], ["a"], [], [], stale=2)
+    assert ledger.line().endswith(" errors=0 stale=2")
+    assert ledger.problems() == ["stale=2"]
+
+
+def test_a_function_without_ordered_objects_has_no_stale_count():
+    assert "stale" not in count_ledger("Fn", ["a"], ["a"], [], []).line()

@@ -171,11 +171,13 @@ def test_only_the_items_not_found_are_sent_again():
     assert [o["name"] for o in result.body()["created"]] == ["a", "b", "c"]
 
 
-def test_the_items_are_sent_again_at_most_once_per_invocation():
+def test_the_items_are_sent_again_at_most_once_per_invocation_then_retried_looking_first():
     fake = FakePrime(outcomes=[LOST, LOST])
     [result] = run([coded("a")], fake)
     failure = result.failure()
-    assert failure is not None and failure.failure is FailureClass.UNKNOWN_OUTCOME
+    # Retryable, not dead-lettered: every item can be looked up, and a redelivered record is looked up first.
+    assert failure is not None and failure.failure is FailureClass.TRANSIENT
+    assert "looks these items up first" in failure.message
     assert fake.calls == [["a"], ["a"]]
 
 

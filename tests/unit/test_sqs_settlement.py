@@ -144,8 +144,8 @@ def test_a_record_is_keyed_by_its_producer_key_else_by_the_message_it_was_first_
 def test_redelivered_and_redriven_records_are_flagged_for_the_operation():
     flags: list[bool] = []
 
-    def process(commands, redelivered):
-        flags.extend(redelivered)
+    def process(commands, infos):
+        flags.extend(info.redelivered for info in infos)
         return [None for _ in commands]
 
     redriven = {"source_message_id": {"stringValue": "m0", "dataType": "String"}}
@@ -258,8 +258,8 @@ def test_an_unexpected_exception_while_reading_fails_that_record_alone_as_transi
 def test_a_batch_whose_delivery_raises_is_delivered_command_by_command_so_the_poison_one_fails_alone():
     calls: list[tuple[list[int], list[bool]]] = []
 
-    def process(commands, redelivered):
-        calls.append(([c.n for c in commands], list(redelivered)))
+    def process(commands, infos):
+        calls.append(([c.n for c in commands], [info.redelivered for info in infos]))
         if any(c.n == 13 for c in commands):
             raise KeyError("secret-looking payload")
         return [None for _ in commands]

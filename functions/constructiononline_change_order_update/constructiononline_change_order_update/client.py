@@ -68,9 +68,9 @@ class ConstructionOnlineClient:
             record = loads_exact(response.content) if response.status_code == 200 else None
         except ValueError:
             record = None
-        if not isinstance(record, dict):
+        if not isinstance(record, dict) or record.get("ID") != change_order_id:
             raise transient(
-                f"constructiononline answered {response.status_code} without the edited change order",
+                f"constructiononline answered {response.status_code} without the edited change order {change_order_id}",
                 vendor_status=response.status_code,
             )
         return record

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -11,17 +13,20 @@ from pydantic import ValidationError
 
 from connectors.deadline import Deadline
 from connectors.entry import Attempt, handle_event
-from connectors.failures import ConnectorError, FieldProblem, invalid_input
+from connectors.failures import ConnectorError, invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
 from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInfo
-from connectors.models.errors import invalid_input_from
+from connectors.models.errors import invalid_input_from, invalid_json
 from connectors.models.exact_json import JsonInputError, loads_exact
 from connectors.observability import logger, metrics, tracer
+from connectors.order import Outcome, Superseded, deliver_in_order, request_version
 from connectors.triggers import error_response, log_failure, register_api_error_handlers
-from constructiononline_change_order_update.operation import update_change_orders
+from constructiononline_change_order_update.operation import UpdateResult, update_change_orders
+from constructiononline_change_order_update.ordering import ChangeOrderEdits
 from constructiononline_change_order_update.runtime import runtime
 
 ROUTE = "/constructiononline/api/ChangeOrders/<change_order_id>"
+EDITS = ChangeOrderEdits()
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_api_error_handlers(app)
@@ -42,8 +47,7 @@ def update_route(
         # Parsed here, not by the resolver: money must keep its exact decimal text.
         raw = loads_exact(text)
     except JsonInputError as error:
-        field = source if error.field == "(root)" else f"{source}.{error.field}".replace(".[", "[")
-        raise invalid_input(f"invalid {field}: {error.reason}", [FieldProblem(field, error.reason)]) from None
+        raise invalid_json(error.field, error.reason, source) from None
     except ValueError as error:
         raise invalid_input(f"{source} is not JSON: {error}") from None
     try:
@@ -51,14 +55,15 @@ def update_route(
     except ValidationError as error:
         raise invalid_input_from(error, "coInfo", prefix=source.split(".")) from None
     command = ChangeOrderUpdateCommand(connection=connection, id=change_order_id, coInfo=co_info)
-    container = runtime()
-    [result] = update_change_orders(
-        [command], container.client, Deadline.from_context(app.lambda_context), container.settings.vendor_concurrency
-    )
-    if result.failure is not None:
-        log_failure(result.failure)
-        return error_response(result.failure)
-    return Response(status_code=200, content_type="application/json", body=result.record)
+    version = request_version(app.current_event.headers)
+    updated: list[UpdateResult] = []
+    [outcome] = _update_in_order([command], [version], Deadline.from_context(app.lambda_context), updated)
+    if isinstance(outcome, Superseded):
+        return Response(status_code=200, content_type="application/json", body={"superseded": outcome.message})
+    if outcome is not None:
+        log_failure(outcome)
+        return error_response(outcome)
+    return Response(status_code=200, content_type="application/json", body=updated[0].record)
 
 
 def parse_message(body: str) -> ChangeOrderUpdateCommand:
@@ -66,10 +71,25 @@ def parse_message(body: str) -> ChangeOrderUpdateCommand:
     return ChangeOrderUpdateCommand.model_validate(loads_exact(body))
 
 
-def _deliver(commands: list[ChangeOrderUpdateCommand], attempt: Attempt) -> list[ConnectorError | None]:
+def _deliver(commands: list[ChangeOrderUpdateCommand], attempt: Attempt) -> list[Outcome]:
+    return _update_in_order(commands, attempt.versions, attempt.deadline, [])
+
+
+def _update_in_order(
+    commands: list[ChangeOrderUpdateCommand],
+    versions: Sequence[Decimal],
+    deadline: Deadline,
+    updated: list[UpdateResult],
+) -> list[Outcome]:
+    """Each command's properties that no newer edit set, sent; what the vendor answered is added to ``updated``."""
     container = runtime()
-    results = update_change_orders(commands, container.client, attempt.deadline, container.settings.vendor_concurrency)
-    return [result.failure for result in results]
+
+    def send(narrowed: list[ChangeOrderUpdateCommand]) -> list[ConnectorError | None]:
+        results = update_change_orders(narrowed, container.client, deadline, container.settings.vendor_concurrency)
+        updated.extend(results)
+        return [result.failure for result in results]
+
+    return deliver_in_order(commands, versions, EDITS, container.marks, deadline.remaining(), send)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.deadline import Deadline
-from connectors.failures import ConnectorError, FailureClass, unknown_outcome, vendor_rejected
+from connectors.failures import ConnectorError, FailureClass, transient, unknown_outcome, vendor_rejected
 from connectors.models.prime import ChangeOrderSov, SovBatchCommand
 from connectors.observability import logger
 from prime_change_order_sov_batch.client import SovBatchClient, SovParent
@@ -157,6 +157,10 @@ def _send(batch: list[_Item], run: _Run, *, may_reconcile: bool) -> None:
             run.results[item.owner].rejected.append(Rejected(item.index, item.sov.name, failure.message))
         elif failure.failure is FailureClass.UNKNOWN_OUTCOME and may_reconcile:
             _reconcile(batch, run, failure)
+        elif failure.failure is FailureClass.UNKNOWN_OUTCOME:
+            # The resend after a look-up was lost too. Every item here can be looked up, and a queued record that
+            # comes back is looked up before it is sent: retrying is safe, dead-lettering would need a person.
+            run.failed(batch, transient(f"{failure.message}; the next attempt looks these items up first"))
         else:
             run.failed(batch, failure)
         return

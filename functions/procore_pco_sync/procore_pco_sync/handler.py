@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -15,11 +17,14 @@ from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorI
 from connectors.models.exact_json import loads_exact
 from connectors.models.procore import PcoSyncBody, PcoSyncCommand
 from connectors.observability import logger, metrics, tracer
+from connectors.order import Outcome, Superseded, deliver_in_order, request_version
 from connectors.triggers import error_response, log_failure, register_api_error_handlers
-from procore_pco_sync.operation import sync_commands
+from procore_pco_sync.operation import CommandResult, sync_commands
+from procore_pco_sync.ordering import PcoEdits
 from procore_pco_sync.runtime import runtime
 
 ROUTE = "/procore/rest/v1.0/potential_change_orders/sync"
+EDITS = PcoEdits()
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_api_error_handlers(app)
@@ -41,15 +46,29 @@ def sync_route(
         contract_id=contract_id,
         updates=body.updates,
     )
-    container = runtime()
-    [result] = sync_commands([command], container.client, Deadline.from_context(app.lambda_context))
+    version = request_version(app.current_event.headers)
+    synced: list[tuple[PcoSyncCommand, CommandResult]] = []
+    [outcome] = _sync_in_order([command], [version], Deadline.from_context(app.lambda_context), synced)
+    if isinstance(outcome, Superseded):
+        return Response(status_code=200, content_type="application/json", body=reply_body(command, None))
+    result = synced[0][1]
     # Item refusals are Procore's per-item detail inside a 200; only a call that failed as a whole is an error.
     failure = result.failure() if result.failures or result.unanswered else None
     if failure is not None:
         log_failure(failure)
         delivered = result.body() if result.entities or result.errors else None
         return error_response(failure, partial=delivered)
-    return Response(status_code=200, content_type="application/json", body=result.body())
+    return Response(status_code=200, content_type="application/json", body=reply_body(command, synced[0]))
+
+
+def reply_body(command: PcoSyncCommand, synced: tuple[PcoSyncCommand, CommandResult] | None) -> dict[str, Any]:
+    """Procore's answer, plus ``superseded``: the updates not sent because newer edits set all they carried."""
+    body = synced[1].body() if synced else {"entities": [], "errors": []}
+    sent = {update.key for update in synced[0].updates} if synced else set()
+    dropped = [
+        f"{kind}={value}" for kind, value in (update.key for update in command.updates) if (kind, value) not in sent
+    ]
+    return {**body, "superseded": dropped} if dropped else body
 
 
 def parse_message(body: str) -> PcoSyncCommand:
@@ -57,8 +76,25 @@ def parse_message(body: str) -> PcoSyncCommand:
     return PcoSyncCommand.model_validate(loads_exact(body))
 
 
-def _deliver(commands: list[PcoSyncCommand], attempt: Attempt) -> list[ConnectorError | None]:
-    return [result.failure() for result in sync_commands(commands, runtime().client, attempt.deadline)]
+def _deliver(commands: list[PcoSyncCommand], attempt: Attempt) -> list[Outcome]:
+    return _sync_in_order(commands, attempt.versions, attempt.deadline, [])
+
+
+def _sync_in_order(
+    commands: list[PcoSyncCommand],
+    versions: Sequence[Decimal],
+    deadline: Deadline,
+    synced: list[tuple[PcoSyncCommand, CommandResult]],
+) -> list[Outcome]:
+    """Each update's attributes that no newer edit set, synced; what was sent and answered is added to ``synced``."""
+    container = runtime()
+
+    def send(narrowed: list[PcoSyncCommand]) -> list[ConnectorError | None]:
+        results = sync_commands(narrowed, container.client, deadline)
+        synced.extend(zip(narrowed, results, strict=True))
+        return [result.failure() for result in results]
+
+    return deliver_in_order(commands, versions, EDITS, container.marks, deadline.remaining(), send)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -21,6 +21,7 @@ from connectors.auth.webhook import CallerVerifier, load_callers
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import Idempotency
 from connectors.limiter import TABLE_CLIENT_CONFIG, Budget, Limiter, connection_limiter
+from connectors.order import ObjectMarks
 from connectors.secrets import SecretNotFound, SecretStore
 from connectors.settings import Settings, load_settings
 from connectors.triggers import QueueClient, QueueSettings, RetryBudget
@@ -112,17 +113,22 @@ class Container[Client]:
         return read
 
     @cached_property
+    def _dynamodb(self) -> Any:
+        return self._aws.client("dynamodb", config=DEPENDENCY_CLIENT_CONFIG)
+
+    @cached_property
     def idempotency(self) -> Idempotency | None:
         """Idempotency records in the table the template gives (None when there is none, as in unit tests)."""
         table = self.settings.idempotency_table
         if table is None:
             return None
-        return Idempotency(
-            self.function,
-            table,
-            self.settings.idempotency_expires_after_seconds,
-            self._aws.client("dynamodb", config=DEPENDENCY_CLIENT_CONFIG),
-        )
+        return Idempotency(self.function, table, self.settings.idempotency_expires_after_seconds, self._dynamodb)
+
+    @cached_property
+    def marks(self) -> ObjectMarks | None:
+        """The per-object order marks, beside the idempotency records (None without a table: no ordering)."""
+        table = self.settings.idempotency_table
+        return None if table is None else ObjectMarks(self.function, table, self._dynamodb)
 
     def limiter(self, connection: str, budget: Budget | None) -> Limiter:
         """``connection``'s request budget and vendor pauses, shared through the rate limit table when there is one."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -12,7 +13,8 @@ from pydantic import BaseModel
 
 from connectors.container import Container
 from connectors.deadline import Deadline
-from connectors.failures import ConnectorError, service_unavailable
+from connectors.failures import service_unavailable
+from connectors.order import Outcome
 from connectors.triggers import caught_unexpected, handle_api_event, handle_sqs_batch, is_sqs_event, refusal
 
 
@@ -23,6 +25,8 @@ class Attempt:
     deadline: Deadline
     # Per command: SQS delivered it before, so an earlier attempt may have reached the vendor unanswered.
     redelivered: Sequence[bool]
+    # Per command: its place in time (connectors.order), the producer's version or when SQS accepted it.
+    versions: Sequence[Decimal]
 
 
 def handle_event[C: BaseModel](
@@ -32,7 +36,7 @@ def handle_event[C: BaseModel](
     app: APIGatewayRestResolver,
     runtime: Callable[[], Container[Any]],
     parse: Callable[[str], C],
-    deliver: Callable[[list[C], Attempt], Sequence[ConnectorError | None]],
+    deliver: Callable[[list[C], Attempt], Sequence[Outcome]],
 ) -> dict[str, Any]:
     """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API ``app``.
 
@@ -53,7 +57,9 @@ def handle_event[C: BaseModel](
         response = handle_sqs_batch(
             event,
             parse,
-            lambda commands, redelivered: deliver(commands, Attempt(deadline, redelivered)),
+            lambda commands, infos: deliver(
+                commands, Attempt(deadline, [i.redelivered for i in infos], [i.version for i in infos])
+            ),
             container.sqs,
             container.queue_settings(),
             ledger=idempotency.records if idempotency is not None else None,

@@ -100,6 +100,14 @@ def remember(*values: str) -> None:
     _registry.remember(*values)
 
 
+# What no reply (JSON, which is UTF-8) or message attribute (XML 1.0) can carry: lone surrogates, the control codes
+# but tab and newlines, and the two non-characters. Hostile input puts them in field names that errors repeat.
+_UNSENDABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def redact(text: str) -> str:
-    """``text`` without the secrets this process learnt or anything shaped like a credential."""
-    return _registry.redact(text)
+    """``text`` without the secrets this process learnt or anything shaped like a credential, and sendable.
+
+    Characters no reply or message attribute can carry are written as ``\\uXXXX`` escapes.
+    """
+    return _UNSENDABLE.sub(lambda found: f"\\u{ord(found[0]):04x}", _registry.redact(text))

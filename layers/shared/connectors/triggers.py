@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -44,9 +45,10 @@ from connectors.idempotency import (
     claim_failure,
 )
 from connectors.models.common import DEFAULT_CONNECTION
-from connectors.models.errors import ErrorResponse, invalid_input_from, problems_from_errors
+from connectors.models.errors import ErrorResponse, invalid_input_from, invalid_json, problems_from_errors
 from connectors.models.exact_json import JsonInputError, loads_exact
 from connectors.observability import aws_error_name, logger, metrics
+from connectors.order import VERSION_ATTRIBUTE, Outcome, Superseded, parse_version, version_from_epoch_ms
 from connectors.redact import redact
 
 # SQS allows a message to stay invisible for 12 hours at most.
@@ -156,14 +158,14 @@ def _answer(
     text = _bounded_json_text(raw)
     key = _replay_key(headers, verified)
     if idempotency is None or key is None:
-        return app.resolve(_with_text_body(event, text), context)
+        return app.resolve(_routable(event, text), context)
     request = {
         "method": event.get("httpMethod"),
         "path": event.get("path"),
         "query": event.get("multiValueQueryStringParameters"),
         "body": text,
     }
-    return idempotency.reply(key, request, context, lambda: app.resolve(_with_text_body(event, text), context))
+    return idempotency.reply(key, request, context, lambda: app.resolve(_routable(event, text), context))
 
 
 def _raw_body(event: Mapping[str, Any]) -> bytes:
@@ -209,18 +211,24 @@ def _bounded_json_text(raw: bytes) -> str:
         try:
             loads_exact(text)
         except JsonInputError as error:
-            field = "body" if error.field == "(root)" else f"body.{error.field}".replace(".[", "[")
-            raise invalid_input(f"invalid body: {field}: {error.reason}", [FieldProblem(field, error.reason)]) from None
+            raise invalid_json(error.field, error.reason, "body") from None
         except ValueError as error:
             raise invalid_input(f"the body is not JSON: {error}", [FieldProblem("body", "must be JSON")]) from None
     return text
 
 
-def _with_text_body(event: dict[str, Any], text: str) -> dict[str, Any]:
-    # The routes read the body as text: a base64 one is decoded here, once.
-    if not event.get("isBase64Encoded"):
-        return event
-    return {**event, "body": text, "isBase64Encoded": False}
+def _routable(event: dict[str, Any], text: str) -> dict[str, Any]:
+    """The event as the routes read it: the body as text (a base64 one decoded here, once), labelled plain JSON.
+
+    A JSON media type was accepted above however it was spelled (``Application/JSON``, ``application/problem+json``);
+    Powertools' resolver knows only ``application/json`` in lower case and would answer anything else itself.
+    """
+    headers = {name: value for name, value in (event.get("headers") or {}).items() if name.lower() != "content-type"}
+    multi = {name: v for name, v in (event.get("multiValueHeaders") or {}).items() if name.lower() != "content-type"}
+    if text:
+        headers["Content-Type"] = "application/json"
+        multi["Content-Type"] = ["application/json"]
+    return {**event, "headers": headers, "multiValueHeaders": multi, "body": text, "isBase64Encoded": False}
 
 
 MAX_KEY_CHARS = 255
@@ -273,6 +281,16 @@ class QueueClient(Protocol):
 
 
 @dataclass(frozen=True)
+class RecordInfo:
+    """What the operation knows of a record besides its command."""
+
+    redelivered: bool
+    """SQS delivered it before (or it was redriven): an earlier attempt may have reached the vendor unanswered."""
+    version: Decimal
+    """Its place in time (``connectors.order``): the producer's version, else when SQS first accepted it."""
+
+
+@dataclass(frozen=True)
 class RetryBudget:
     """How long a record that keeps failing transiently is retried, and how far apart the attempts are.
 
@@ -306,7 +324,7 @@ class QueueSettings:
 def handle_sqs_batch[C: BaseModel](
     event: dict[str, Any],
     parse: Callable[[str], C],
-    process: Callable[[list[C], list[bool]], Sequence[ConnectorError | None]],
+    process: Callable[[list[C], list[RecordInfo]], Sequence[Outcome]],
     sqs: QueueClient,
     settings: QueueSettings,
     ledger: RecordLedger | None = None,
@@ -316,9 +334,9 @@ def handle_sqs_batch[C: BaseModel](
 ) -> PartialItemFailureResponse:
     """Parse, process and settle one SQS batch; return the records SQS should deliver again. Never raises.
 
-    ``parse`` turns a body into a command; ``process`` takes the commands, and for each whether SQS delivered
-    it before (so an earlier attempt's outcome may be unknown), and returns, in the same order, None for each
-    one delivered and the failure for each one not.
+    ``parse`` turns a body into a command; ``process`` takes the commands and what is known of each record
+    (whether SQS delivered it before, its version), and returns, in the same order, None for each one delivered,
+    ``Superseded`` for each one newer edits made unnecessary, and the failure for each one not delivered.
 
     Each record is read alone: whatever reading it raises is that record's failure (invalid input, or transient
     for an exception nobody expected). If ``process`` raises for the batch, each command is processed alone,
@@ -348,7 +366,7 @@ def handle_sqs_batch[C: BaseModel](
 def _settle_batch[C: BaseModel](
     records: list[SQSRecord],
     parse: Callable[[str], C],
-    process: Callable[[list[C], list[bool]], Sequence[ConnectorError | None]],
+    process: Callable[[list[C], list[RecordInfo]], Sequence[Outcome]],
     sqs: QueueClient,
     settings: QueueSettings,
     ledger: RecordLedger | None,
@@ -357,8 +375,8 @@ def _settle_batch[C: BaseModel](
     clock: Callable[[], float],
 ) -> PartialItemFailureResponse:
     failures: list[PartialItemFailures] = []
-    outcomes: dict[str, ConnectorError | None] = {}
-    parsed: list[tuple[SQSRecord, C]] = []
+    outcomes: dict[str, Outcome] = {}
+    parsed: list[tuple[SQSRecord, C, Decimal]] = []
     for record in records:
         early = _seconds_until_due(record, clock)
         if early > 0:
@@ -366,14 +384,13 @@ def _settle_batch[C: BaseModel](
             failures.append({"itemIdentifier": record.message_id})
             continue
         try:
-            parsed.append((record, parse(record.body)))
+            parsed.append((record, parse(record.body), record_version(record, clock)))
         except ConnectorError as refused:
             outcomes[record.message_id] = refused
         except ValidationError as error:
             outcomes[record.message_id] = invalid_input_from(error, "message body")
         except JsonInputError as error:
-            problem = FieldProblem(error.field, error.reason)
-            outcomes[record.message_id] = invalid_input(f"invalid message body: {error}", [problem])
+            outcomes[record.message_id] = invalid_json(error.field, error.reason, "message body")
         except ValueError as error:  # not JSON at all
             outcomes[record.message_id] = invalid_input(f"message body is not JSON: {error}")
         except Exception as error:
@@ -387,6 +404,8 @@ def _settle_batch[C: BaseModel](
         failure = outcomes[record.message_id]
         if failure is None:
             metrics.add_metric(name="RecordsDelivered", unit="Count", value=1)
+            continue
+        if isinstance(failure, Superseded):
             continue
         log_failure(failure, message_id=record.message_id)
         receive_count = int(record.attributes.approximate_receive_count or 1)
@@ -434,33 +453,39 @@ def _with_attempts(
 
 
 def _send[C: BaseModel](
-    parsed: list[tuple[SQSRecord, C]],
-    process: Callable[[list[C], list[bool]], Sequence[ConnectorError | None]],
+    parsed: list[tuple[SQSRecord, C, Decimal]],
+    process: Callable[[list[C], list[RecordInfo]], Sequence[Outcome]],
     ledger: RecordLedger | None,
     remaining_ms: int,
-) -> dict[str, ConnectorError | None]:
+) -> dict[str, Outcome]:
     """Claim, process and settle the parsed records; the outcome of each by message id."""
-    entries = [(idempotency_key(record), record.body) for record, _ in parsed]
+    entries = [(idempotency_key(record), record.body) for record, _, _ in parsed]
     claims = ledger.claim(entries, remaining_ms) if ledger is not None and parsed else [Claim.NEW] * len(parsed)
-    outcomes: dict[str, ConnectorError | None] = {}
+    outcomes: dict[str, Outcome] = {}
     sending: list[tuple[SQSRecord, C, tuple[str, str]]] = []
-    for (record, command), claim, entry in zip(parsed, claims, entries, strict=True):
+    infos: list[RecordInfo] = []
+    for (record, command, version), claim, entry in zip(parsed, claims, entries, strict=True):
         if claim is Claim.NEW:
             sending.append((record, command, entry))
+            infos.append(RecordInfo(_may_have_reached_the_vendor(record), version))
             continue
         if claim is Claim.DONE:
             metrics.add_metric(name="RecordsAlreadyDelivered", unit="Count", value=1)
         outcomes[record.message_id] = claim_failure(claim)
     if not sending:
         return outcomes
-    redelivered = [_may_have_reached_the_vendor(record) for record, _, _ in sending]
-    results = _process_isolating([command for _, command, _ in sending], redelivered, process)
+    results = _process_isolating([command for _, command, _ in sending], infos, process)
     outcomes.update(zip([record.message_id for record, _, _ in sending], results, strict=True))
     if ledger is not None:
+        # A superseded record is settled like a delivered one: sending it again could only be superseded again.
+        settled = [
+            (entry, not isinstance(result, ConnectorError))
+            for (_, _, entry), result in zip(sending, results, strict=True)
+        ]
         try:
             ledger.settle(
-                delivered=[entry for (_, _, entry), result in zip(sending, results, strict=True) if result is None],
-                failed=[entry for (_, _, entry), result in zip(sending, results, strict=True) if result is not None],
+                delivered=[entry for entry, done in settled if done],
+                failed=[entry for entry, done in settled if not done],
             )
         except Exception as error:
             # Claims left unsettled expire with the invocation; the outcomes above stand.
@@ -470,17 +495,20 @@ def _send[C: BaseModel](
 
 def _process_isolating[C: BaseModel](
     commands: list[C],
-    redelivered: list[bool],
-    process: Callable[[list[C], list[bool]], Sequence[ConnectorError | None]],
-) -> list[ConnectorError | None]:
+    infos: list[RecordInfo],
+    process: Callable[[list[C], list[RecordInfo]], Sequence[Outcome]],
+) -> list[Outcome]:
     """``process(commands)``; if it raises, each command alone, as possibly sent, so a poison one fails alone."""
     try:
-        results = list(process(commands, redelivered))
+        results = list(process(commands, infos))
     except Exception as error:
         caught_unexpected(error, "delivering a batch")
         if len(commands) == 1:
             return [unexpected(error, "delivering a record")]
-        return [_process_isolating([command], [True], process)[0] for command in commands]
+        return [
+            _process_isolating([command], [dataclasses.replace(info, redelivered=True)], process)[0]
+            for command, info in zip(commands, infos, strict=True)
+        ]
     if len(results) != len(commands):
         raise RuntimeError(f"the operation answered {len(results)} outcomes for {len(commands)} commands")
     return results
@@ -544,7 +572,7 @@ def _requeue_after_window(
     wait = (failure.retry_after or settings.retry.backoff_base) + 1
     origin = _attribute(record, REQUEUED_FROM_ATTRIBUTE)
     attributes = {
-        **_producer_key(record),
+        **_carried(record),
         NOT_BEFORE_ATTRIBUTE: {"DataType": "Number", "StringValue": str(round(clock() + wait))},
         REQUEUED_FROM_ATTRIBUTE: {
             "DataType": "String",
@@ -565,10 +593,39 @@ def _requeue_after_window(
     return True
 
 
-def _producer_key(record: SQSRecord) -> dict[str, Any]:
-    # Carried onto a requeued copy and into the dead-letter queue, so a redrive keeps the producer's key.
+def record_version(record: SQSRecord, clock: Callable[[], float] = time.time) -> Decimal:
+    """The record's version: the producer's ``Change-Order-Version`` (kept on copies), else when SQS accepted it.
+
+    A version that cannot be read is the record's invalid input, naming the attribute.
+    """
+    given = _attribute(record, VERSION_ATTRIBUTE)
+    if given is not None:
+        try:
+            return parse_version(given)
+        except ValueError as error:
+            problem = FieldProblem(f"messageAttributes.{VERSION_ATTRIBUTE}", str(error))
+            raise invalid_input(f"message attribute {VERSION_ATTRIBUTE} {error}", [problem]) from None
+    sent = record.attributes.get("SentTimestamp")
+    return version_from_epoch_ms(sent) if sent and str(sent).isdigit() else Decimal(str(clock()))
+
+
+def _carried(record: SQSRecord) -> dict[str, Any]:
+    """What a requeued copy and a dead letter carry of the original: the producer's key and the record's version.
+
+    A redriven dead letter thereby keeps both: it is the same record, at the same place in time.
+    """
+    carried = {}
     key = _attribute(record, IDEMPOTENCY_KEY_ATTRIBUTE)
-    return {IDEMPOTENCY_KEY_ATTRIBUTE: {"DataType": "String", "StringValue": key}} if key else {}
+    if key:
+        carried[IDEMPOTENCY_KEY_ATTRIBUTE] = {"DataType": "String", "StringValue": key}
+    given = _attribute(record, VERSION_ATTRIBUTE)
+    sent = record.attributes.get("SentTimestamp")
+    version = (
+        given if given is not None else (str(version_from_epoch_ms(sent)) if sent and str(sent).isdigit() else None)
+    )
+    if version is not None:
+        carried[VERSION_ATTRIBUTE] = {"DataType": "String", "StringValue": redact(version)[:_ATTRIBUTE_LIMIT]}
+    return carried
 
 
 def _dead_letter(
@@ -642,7 +699,7 @@ def _reason_attributes(record: SQSRecord, failure: ConnectorError, function: str
     if failure.problems:
         values["problems"] = redact(json.dumps([p.__dict__ for p in failure.problems]))[:_ATTRIBUTE_LIMIT]
     reasons = {name: {"DataType": "String", "StringValue": value} for name, value in values.items()}
-    return {**_producer_key(record), **reasons}
+    return {**_carried(record), **reasons}
 
 
 def caught_unexpected(error: BaseException, doing: str) -> ConnectorError:

@@ -51,6 +51,12 @@ def invalid_input_from(error: ValidationError, what: str, prefix: Sequence[str] 
     return invalid_input(f"invalid {what}: {listed}{more}", problems)
 
 
+def invalid_json(field: str, reason: str, source: str) -> ConnectorError:
+    """Invalid input for JSON refused at ``field`` (a path inside ``source``, or ``(root)``) for ``reason``."""
+    where = source if field == "(root)" else f"{source}.{field}".replace(".[", "[")
+    return invalid_input(f"invalid {where}: {reason}", [FieldProblem(where, reason)])
+
+
 class ProblemBody(BaseModel):
     """One field problem in a reply."""
 
@@ -83,7 +89,7 @@ class ErrorResponse(BaseModel):
                 message=redact(failure.message),
                 vendor_status=failure.vendor_status,
                 retry_after=failure.retry_after,
-                problems=[ProblemBody(field=p.field, message=redact(p.message)) for p in failure.problems],
+                problems=[ProblemBody(field=redact(p.field), message=redact(p.message)) for p in failure.problems],
             ),
             partial=partial,
         )
