@@ -28,8 +28,20 @@ class FakeSqs:
             raise RuntimeError("SQS down")
         return {"Successful": [{"Id": e["Id"]} for e in kwargs["Entries"]]}
 
-    def change_message_visibility(self, **kwargs):
-        self.calls.append(("change_message_visibility", kwargs))
+    def change_message_visibility_batch(self, QueueUrl, Entries):
+        # Recorded one call per record: what each record's wait became is what the tests check.
+        for entry in Entries:
+            self.calls.append(
+                (
+                    "change_message_visibility",
+                    {
+                        "QueueUrl": QueueUrl,
+                        "ReceiptHandle": entry["ReceiptHandle"],
+                        "VisibilityTimeout": entry["VisibilityTimeout"],
+                    },
+                )
+            )
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
 
     def send_message(self, **kwargs):
         self.calls.append(("send_message", kwargs))

@@ -57,9 +57,9 @@ class LazyQueueClient:
         """boto3's ``send_message``."""
         return self._get().send_message(**arguments)
 
-    def change_message_visibility(self, **arguments: Any) -> Any:
-        """boto3's ``change_message_visibility``."""
-        return self._get().change_message_visibility(**arguments)
+    def change_message_visibility_batch(self, **arguments: Any) -> Any:
+        """boto3's ``change_message_visibility_batch``."""
+        return self._get().change_message_visibility_batch(**arguments)
 
 
 class Container[Client]:

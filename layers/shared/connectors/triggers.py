@@ -14,6 +14,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -277,7 +278,7 @@ class QueueClient(Protocol):
         self, *, QueueUrl: str, MessageBody: str, DelaySeconds: int, MessageAttributes: Mapping[str, Any]
     ) -> Any: ...
 
-    def change_message_visibility(self, *, QueueUrl: str, ReceiptHandle: str, VisibilityTimeout: int) -> Any: ...
+    def change_message_visibility_batch(self, *, QueueUrl: str, Entries: Sequence[Any]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -377,10 +378,11 @@ def _settle_batch[C: BaseModel](
     failures: list[PartialItemFailures] = []
     outcomes: dict[str, Outcome] = {}
     parsed: list[tuple[SQSRecord, C, Decimal]] = []
+    invisible: list[tuple[SQSRecord, float]] = []
     for record in records:
         early = _seconds_until_due(record, clock)
         if early > 0:
-            _make_invisible(record, early, sqs, settings)
+            invisible.append((record, early))
             failures.append({"itemIdentifier": record.message_id})
             continue
         try:
@@ -415,15 +417,16 @@ def _settle_batch[C: BaseModel](
             if not _requeue_after_window(record, failure, sqs, settings, clock):
                 failures.append({"itemIdentifier": record.message_id})
         elif failure.retryable and not last_receive and not _budget_spent(record, wait, settings.retry, clock):
-            _make_invisible(record, wait, sqs, settings)
+            invisible.append((record, wait))
             metrics.add_metric(name="RecordsRetried", unit="Count", value=1)
             failures.append({"itemIdentifier": record.message_id})
         elif failure.failure is FailureClass.RATE_LIMITED:
             # Out of budget while the vendor says wait: the wait is not a failure, so the record waits on.
-            _make_invisible(record, wait, sqs, settings)
+            invisible.append((record, wait))
             failures.append({"itemIdentifier": record.message_id})
         else:
             dead.append((record, _with_attempts(failure, record, settings, clock)))
+    _make_invisible(invisible, sqs, settings)
     failures.extend(_dead_letter(dead, sqs, settings))
     return {"batchItemFailures": failures}
 
@@ -534,16 +537,36 @@ def idempotency_key(record: SQSRecord) -> str:
     return f"message:{origin or record.message_id}"
 
 
-def _make_invisible(record: SQSRecord, seconds: float, sqs: QueueClient, settings: QueueSettings) -> None:
-    if settings.queue_url is None:
+def _make_invisible(delays: list[tuple[SQSRecord, float]], sqs: QueueClient, settings: QueueSettings) -> None:
+    """Keep each record invisible for its wait: ten to a ChangeMessageVisibilityBatch, a few batches at once.
+
+    One call per record took a batch of hundreds past the function's timeout against a slow queue.
+    """
+    if settings.queue_url is None or not delays:
         return
-    timeout = int(min(MAX_VISIBILITY_SECONDS, max(1, round(seconds))))
-    try:
-        sqs.change_message_visibility(
-            QueueUrl=settings.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=timeout
-        )
-    except Exception:  # the record still comes back after the queue's own visibility timeout
-        logger.exception("could not delay record", extra={"message_id": record.message_id})
+    queue_url = settings.queue_url
+    entries = [
+        {
+            "Id": str(index),
+            "ReceiptHandle": record.receipt_handle,
+            "VisibilityTimeout": int(min(MAX_VISIBILITY_SECONDS, max(1, round(seconds)))),
+        }
+        for index, (record, seconds) in enumerate(delays)
+    ]
+
+    def change(chunk: list[dict[str, Any]]) -> None:
+        try:
+            answer = sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=chunk)
+            failed = len(answer.get("Failed", [])) if isinstance(answer, Mapping) else 0
+        except Exception as error:
+            failed = len(chunk)
+            logger.warning("could not delay records", extra={"records": failed, "error": aws_error_name(error)})
+        if failed:  # those come back after the queue's own visibility timeout instead
+            logger.warning("some records could not be delayed", extra={"records": failed})
+
+    chunks = [entries[start : start + _BATCH_ENTRIES] for start in range(0, len(entries), _BATCH_ENTRIES)]
+    with ThreadPoolExecutor(max_workers=min(4, len(chunks))) as pool:
+        list(pool.map(change, chunks))
 
 
 def _seconds_until_due(record: SQSRecord, clock: Callable[[], float]) -> float:
