@@ -432,12 +432,13 @@ def _settle_batch[C: BaseModel](
 
 
 def _budget_spent(record: SQSRecord, wait: float, budget: RetryBudget, clock: Callable[[], float]) -> bool:
-    """Whether the record's next attempt would come after its retry budget, counted from SQS's first acceptance."""
+    """Whether the record's next attempt would come after its retry budget, counted from its first attempt."""
     return _age(record, clock) + wait > budget.seconds
 
 
 def _age(record: SQSRecord, clock: Callable[[], float]) -> float:
-    sent_ms = record.attributes.get("SentTimestamp")  # SQS always sets it; a hand-made event may not
+    # From the first receive, not from when it was sent: time spent waiting in a backlog is not time spent failing.
+    sent_ms = record.attributes.get("ApproximateFirstReceiveTimestamp") or record.attributes.get("SentTimestamp")
     try:
         return max(0.0, clock() - int(sent_ms) / 1000) if sent_ms else 0.0
     except ValueError:
