@@ -7,6 +7,7 @@ and a real moto server; the sandbox's stored SOVs show whether anything was crea
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from connectors.models.exact_json import dumps_exact
 from connectors.models.prime import SovBatchCommand
 from devkit.local_secrets import LOCAL_BEARER_TOKEN
 from prime_change_order_sov_batch.operation import create_sovs
-from tests.integration.conftest import api_event, attributes_of, reply, vendor_requests
+from tests.integration.conftest import api_event, reply, vendor_requests
 
 pytestmark = pytest.mark.integration
 
@@ -107,20 +108,28 @@ def test_sqs_a_create_that_timed_out_after_being_applied_is_settled_without_a_du
     assert len(batches(control)) == 1
 
 
-def test_sqs_when_the_look_up_fails_the_record_is_dead_lettered_as_unknown_outcome_not_resent(prime, control):
+def test_sqs_when_the_look_up_fails_the_record_is_retried_and_its_retry_finds_the_sov(prime, control, monkeypatch):
+    # The create was applied but its answer lost, and the look-up after it failed: nothing is resent now, and the
+    # record is retried, not dead-lettered, because its next delivery looks its items up before sending them.
+    monkeypatch.setenv("RETRY_BACKOFF_BASE_SECONDS", "0.1")
+    prime.new_container()
     fault(control, route="prime.batch", kind="drop", applied=True, count=1)
     fault(control, route="prime.sovs_by_parent", kind="status", status=404, count=1)
     prime.send({"items": [item("Steel")]})
 
     _, failed = prime.deliver()
+    assert len(failed) == 1 and prime.dead_letters() == []
+    assert stored_names(control) == {"Steel": 1} and len(batches(control)) == 1
+    for _ in range(10):
+        time.sleep(0.5)
+        _, failed = prime.deliver()
+        if len(reads(control)) == 2:
+            break
 
-    assert failed == []
-    [dead] = prime.dead_letters()
-    attributes = attributes_of(dead)
-    assert attributes["error_class"] == "unknown_outcome"
-    assert "looking up what it created failed" in attributes["error_message"]
+    assert failed == [] and prime.visible() == [] and prime.dead_letters() == []
     assert stored_names(control) == {"Steel": 1}
-    assert len(batches(control)) == 1
+    assert len(batches(control)) == 1  # found by the second look-up, not created again
+    assert len(reads(control)) == 2
 
 
 def test_a_redelivered_record_looked_up_first_finds_its_sovs_and_does_not_create_them_again(prime, control):

@@ -97,8 +97,10 @@ def _writable(stored):
     return {name: value for name, value in stored.items() if name != "sovId"}
 
 
-def run(commands, fake, batch_size=100, look_first=None):
-    return create_sovs(commands, lambda _: fake, Deadline.in_seconds(30), batch_size, look_first)
+def run(commands, fake, batch_size=100, look_first=None, retry_looks_first=False):
+    return create_sovs(
+        commands, lambda _: fake, Deadline.in_seconds(30), batch_size, look_first, retry_looks_first=retry_looks_first
+    )
 
 
 def names_stored(fake):
@@ -173,11 +175,20 @@ def test_only_the_items_not_found_are_sent_again():
 
 def test_the_items_are_sent_again_at_most_once_per_invocation_then_retried_looking_first():
     fake = FakePrime(outcomes=[LOST, LOST])
-    [result] = run([coded("a")], fake)
+    [result] = run([coded("a")], fake, retry_looks_first=True)
     failure = result.failure()
     # Retryable, not dead-lettered: every item can be looked up, and a redelivered record is looked up first.
     assert failure is not None and failure.failure is FailureClass.TRANSIENT
     assert "looks these items up first" in failure.message
+    assert fake.calls == [["a"], ["a"]]
+
+
+def test_when_the_retry_would_not_look_first_a_lost_resend_stays_an_unknown_outcome():
+    # An API caller's retry is sent as it is: only the caller can check first, so it is told the outcome is unknown.
+    fake = FakePrime(outcomes=[LOST, LOST])
+    [result] = run([coded("a")], fake)
+    failure = result.failure()
+    assert failure is not None and failure.failure is FailureClass.UNKNOWN_OUTCOME
     assert fake.calls == [["a"], ["a"]]
 
 
@@ -187,6 +198,16 @@ def test_when_the_read_fails_the_items_stay_unknown_and_are_not_sent_again():
     failure = result.failure()
     assert failure is not None and failure.failure is FailureClass.UNKNOWN_OUTCOME
     assert "looking up what it created failed: prime: server error 502" in failure.message
+    assert fake.calls == [["a"]]
+
+
+def test_when_the_read_fails_and_the_retry_looks_first_the_items_are_retried_not_sent_again_now():
+    fake = FakePrime(outcomes=[LOST], read_fails_with=transient("prime: server error 502", 502))
+    [result] = run([coded("a")], fake, retry_looks_first=True)
+    failure = result.failure()
+    assert failure is not None and failure.failure is FailureClass.TRANSIENT
+    assert "looking up what it created failed: prime: server error 502" in failure.message
+    assert "looks these items up first" in failure.message
     assert fake.calls == [["a"]]
 
 

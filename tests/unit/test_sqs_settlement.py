@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from connectors.failures import rate_limited, transient
 from connectors.models.exact_json import loads_exact
 from connectors.triggers import NOT_BEFORE_ATTRIBUTE, QueueSettings, RetryBudget, handle_sqs_batch, idempotency_key
+from tests.log_capture import captured_log_records
 
 NOW = 1_800_000_000.0
 SETTINGS = QueueSettings("Fn", "https://sqs.test/q", "https://sqs.test/dlq", max_receive_count=3)
@@ -161,13 +162,29 @@ def test_redelivered_and_redriven_records_are_flagged_for_the_operation():
         return [None for _ in commands]
 
     redriven = {"source_message_id": {"stringValue": "m0", "dataType": "String"}}
+    requeued = {"requeued_from": {"stringValue": "m0", "dataType": "String"}}
     records = [
         record("m1", {"n": 1}),
         record("m2", {"n": 2}, receive_count=2),
         record("m3", {"n": 3}, attributes=redriven),
+        record("m4", {"n": 4}, attributes=requeued),  # its original may have been received, and sent, before
     ]
     handle_sqs_batch({"Records": records}, Command.model_validate_json, process, FakeSqs(), SETTINGS)
-    assert flags == [False, True, True]
+    assert flags == [False, True, True, True]
+
+
+def test_a_failure_shared_by_many_records_is_logged_once_with_their_count_and_ids():
+    records = [record(f"m{n}", {"n": n}) for n in range(30)]
+
+    def process(commands, infos):
+        return [transient("vendor down") if c.n < 25 else transient("other") for c in commands]
+
+    with captured_log_records() as logged:
+        settle_with(records, process, FakeSqs(), SETTINGS)
+    lines = [line for line in logged() if line["level"] == "WARNING"]
+    assert [(line["message"], line["records"]) for line in lines] == [("vendor down", 25), ("other", 5)]
+    assert lines[0]["message_ids"] == [f"m{n}" for n in range(20)]  # the first ones, not all of an outage
+    assert lines[1]["message_ids"] == [f"m{n}" for n in range(25, 30)]
 
 
 # ---------------------------------------------------------------------------------------------- the boundary

@@ -66,6 +66,7 @@ def _deliver(commands: list[SovBatchCommand], attempt: Attempt) -> list[Connecto
         attempt.deadline,
         container.settings.vendor_batch_size,
         look_first=attempt.redelivered,
+        retry_looks_first=True,
     )
     return [result.failure() for result in results]
 

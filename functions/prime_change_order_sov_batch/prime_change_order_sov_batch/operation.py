@@ -84,8 +84,17 @@ class _Run:
     connect: Callable[[], SovBatchClient]
     deadline: Deadline
     results: list[CommandResult]
+    retry_looks_first: bool = False
+    """Whether the next attempt at these items looks them up before sending (SQS: a redelivery is looked up)."""
     claimed: set[object] = field(default_factory=set)
     """sovIds already attributed to an item in this invocation: a look-up never hands one out twice."""
+
+    def still_unknown(self, message: str) -> ConnectorError:
+        """Searchable items whose outcome this invocation could not settle: retried when the retry looks first,
+        else an unknown outcome (a person, or the API caller, checks before sending again)."""
+        if self.retry_looks_first:
+            return transient(f"{message}; the next attempt looks these items up first")
+        return unknown_outcome(message)
 
     def created(self, item: _Item, sov: dict[str, Any]) -> None:
         self.results[item.owner].created[item.index] = sov
@@ -112,6 +121,8 @@ def create_sovs(
     deadline: Deadline,
     batch_size: int,
     look_first: Sequence[bool] | None = None,
+    *,
+    retry_looks_first: bool = False,
 ) -> list[CommandResult]:
     """Create every command's items with batches of at most ``batch_size``; one result per command, in order.
 
@@ -120,6 +131,9 @@ def create_sovs(
     Items that cannot be looked up (no parent codes) are sent: a redelivery follows a retryable failure, which
     leaves nothing created, except when a container died mid-call; refusing them would keep them from ever
     being delivered, a redrive after a person's check included.
+
+    ``retry_looks_first`` says whether a failed command's next attempt is looked up first (queued records: yes);
+    then searchable items whose outcome stays unknown are retried instead of reported as unknown outcomes.
     """
     flags = [False] * len(commands) if look_first is None else list(look_first)
     if len(flags) != len(commands):
@@ -130,7 +144,7 @@ def create_sovs(
         items = by_connection.setdefault(command.connection, [])
         items.extend(_Item(owner, index, sov) for index, sov in enumerate(command.items))
     for connection, items in by_connection.items():
-        run = _Run(functools.partial(client_for, connection), deadline, results)
+        run = _Run(functools.partial(client_for, connection), deadline, results, retry_looks_first)
         flagged = [item for item in items if flags[item.owner] and SovParent.of(item.sov) is not None]
         not_found = set(_look_up(flagged, run, _redelivered_read_failed))
         pending = [item for item in items if item not in flagged or item in not_found]
@@ -158,9 +172,8 @@ def _send(batch: list[_Item], run: _Run, *, may_reconcile: bool) -> None:
         elif failure.failure is FailureClass.UNKNOWN_OUTCOME and may_reconcile:
             _reconcile(batch, run, failure)
         elif failure.failure is FailureClass.UNKNOWN_OUTCOME:
-            # The resend after a look-up was lost too. Every item here can be looked up, and a queued record that
-            # comes back is looked up before it is sent: retrying is safe, dead-lettering would need a person.
-            run.failed(batch, transient(f"{failure.message}; the next attempt looks these items up first"))
+            # The resend after a look-up was lost too; every item here can be looked up.
+            run.failed(batch, run.still_unknown(failure.message))
         else:
             run.failed(batch, failure)
         return
@@ -178,7 +191,7 @@ def _reconcile(batch: list[_Item], run: _Run, lost: ConnectorError) -> None:
     """After a create whose answer never came: count the items found as created, send the others once more."""
 
     def read_failed(read: ConnectorError) -> ConnectorError:
-        return unknown_outcome(f"{lost.message}; looking up what it created failed: {read.message}")
+        return run.still_unknown(f"{lost.message}; looking up what it created failed: {read.message}")
 
     searchable = [item for item in batch if SovParent.of(item.sov) is not None]
     run.failed(

@@ -16,6 +16,9 @@ class HasRemainingTime(Protocol):
 
 # Time kept back for answering, dead-lettering and flushing logs after the last vendor call.
 RESERVE_SECONDS = 2.0
+# An SQS batch's wrap-up writes to DynamoDB and SQS for every record (marks, settles, waits, dead letters): it
+# keeps this share of the invocation, so that a slow dependency delays it rather than timing the batch out.
+BATCH_WRAP_UP_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,12 @@ class Deadline:
     def from_context(cls, context: HasRemainingTime, reserve: float = RESERVE_SECONDS) -> Deadline:
         """The invocation's deadline less ``reserve`` seconds for wrapping up."""
         return cls(time.monotonic() + context.get_remaining_time_in_millis() / 1000 - reserve)
+
+    @classmethod
+    def for_batch(cls, context: HasRemainingTime) -> Deadline:
+        """The deadline of an SQS batch's vendor work: ``BATCH_WRAP_UP_SHARE`` of the time left is kept back."""
+        remaining = context.get_remaining_time_in_millis() / 1000
+        return cls.from_context(context, reserve=max(RESERVE_SECONDS, remaining * BATCH_WRAP_UP_SHARE))
 
     @classmethod
     def in_seconds(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:

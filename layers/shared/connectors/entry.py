@@ -53,7 +53,7 @@ def handle_event[C: BaseModel](
             return {"batchItemFailures": [{"itemIdentifier": r.get("messageId", "")} for r in event["Records"]]}
         return refusal(service_unavailable())
     if sqs:
-        deadline = Deadline.from_context(context)
+        deadline = Deadline.for_batch(context)
         response = handle_sqs_batch(
             event,
             parse,

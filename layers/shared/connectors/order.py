@@ -202,6 +202,9 @@ def deliver_in_order[C](
     """
     if marks is None:
         return list(process(list(commands)))
+    if lease_seconds <= 0:
+        # The invocation's time for vendor work is spent (claiming took it): hold nothing, send nothing.
+        return [transient("no time was left in this invocation to deliver the record; retrying") for _ in commands]
     edits = [ordering.edits(command) for command in commands]
     holds = _hold_all({edit.key for per_command in edits for edit in per_command}, marks, lease_seconds)
     winners = _newest_per_property(edits, versions)

@@ -60,6 +60,9 @@ NOT_BEFORE_ATTRIBUTE = "not_before"
 REQUEUED_FROM_ATTRIBUTE = "requeued_from"
 SOURCE_MESSAGE_ID_ATTRIBUTE = "source_message_id"
 _ATTRIBUTE_LIMIT = 1000
+# A failure shared by a batch's records is logged once, with this many of their message ids: an outage fails
+# hundreds of records alike, and a line per record cost more than the rest of the batch's wrap-up.
+_LOGGED_IDS = 20
 
 
 def is_sqs_event(event: Mapping[str, Any]) -> bool:
@@ -400,6 +403,8 @@ def _settle_batch[C: BaseModel](
     outcomes.update(_send(parsed, process, ledger, remaining_ms))
 
     dead: list[tuple[SQSRecord, ConnectorError]] = []
+    # Per distinct failure (class, status, message): the failure and the records it hit.
+    failed: dict[tuple[str, int | None, str], tuple[ConnectorError, list[str]]] = {}
     for record in records:
         if record.message_id not in outcomes:
             continue
@@ -409,7 +414,9 @@ def _settle_batch[C: BaseModel](
             continue
         if isinstance(failure, Superseded):
             continue
-        log_failure(failure, message_id=record.message_id)
+        failed.setdefault((failure.failure, failure.vendor_status, failure.message), (failure, []))[1].append(
+            record.message_id
+        )
         receive_count = int(record.attributes.approximate_receive_count or 1)
         wait = settings.retry.wait(failure, receive_count, jitter)
         last_receive = receive_count >= settings.max_receive_count
@@ -426,6 +433,8 @@ def _settle_batch[C: BaseModel](
             failures.append({"itemIdentifier": record.message_id})
         else:
             dead.append((record, _with_attempts(failure, record, settings, clock)))
+    for failure, message_ids in failed.values():
+        log_failure(failure, records=len(message_ids), message_ids=message_ids[:_LOGGED_IDS])
     _make_invisible(invisible, sqs, settings)
     failures.extend(_dead_letter(dead, sqs, settings))
     return {"batchItemFailures": failures}
@@ -519,9 +528,13 @@ def _process_isolating[C: BaseModel](
 
 
 def _may_have_reached_the_vendor(record: SQSRecord) -> bool:
-    # Received before, or moved back from the dead-letter queue: an earlier attempt may have gone unanswered.
+    # Received before, put back after a rate limit (its original may have been received many times), or moved
+    # back from the dead-letter queue: an earlier attempt may have gone unanswered.
     received_before = int(record.attributes.approximate_receive_count or 1) > 1
-    return received_before or _attribute(record, SOURCE_MESSAGE_ID_ATTRIBUTE) is not None
+    copied = any(
+        _attribute(record, name) is not None for name in (REQUEUED_FROM_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE)
+    )
+    return received_before or copied
 
 
 def idempotency_key(record: SQSRecord) -> str:

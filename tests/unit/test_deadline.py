@@ -1,0 +1,55 @@
+"""How much of an invocation vendor work may use."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import cast
+
+import pytest
+
+from connectors.deadline import RESERVE_SECONDS, Deadline
+from connectors.failures import ConnectorError
+from connectors.order import Edit, ObjectMarks, deliver_in_order
+
+
+@dataclass
+class Context:
+    remaining_ms: int
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_an_api_request_keeps_the_fixed_reserve():
+    assert Deadline.from_context(Context(30_000)).remaining() == pytest.approx(30 - RESERVE_SECONDS, abs=0.1)
+
+
+def test_a_batch_keeps_a_quarter_of_the_invocation_for_its_wrap_up():
+    assert Deadline.for_batch(Context(30_000)).remaining() == pytest.approx(22.5, abs=0.1)
+
+
+def test_a_batch_near_its_end_still_keeps_at_least_the_fixed_reserve():
+    assert Deadline.for_batch(Context(3_000)).remaining() == pytest.approx(3 - RESERVE_SECONDS, abs=0.1)
+
+
+class Untouchable:
+    def __getattr__(self, name):
+        raise AssertionError(f"the marks were used ({name}) with no time left")
+
+
+class OneEdit:
+    def edits(self, command):
+        return [Edit(command, frozenset({"title"}))]
+
+    def narrow(self, command, keep):
+        return command
+
+
+def test_with_no_time_left_no_object_is_held_and_nothing_is_sent():
+    def process(commands):
+        raise AssertionError("sent with no time left")
+
+    marks = cast(ObjectMarks, Untouchable())
+    outcomes = deliver_in_order(["a", "b"], [Decimal(1), Decimal(2)], OneEdit(), marks, 0.0, process)
+
+    assert all(isinstance(o, ConnectorError) and o.failure.value == "transient" for o in outcomes)
+    assert len(outcomes) == 2
