@@ -12,7 +12,8 @@ change only how it finds things:
   queue only when a caller asks for them (GetQueueAttributes), not on every send and receive;
 - a DeleteMessageBatch finds its messages in one pass over the queue instead of two per receipt handle.
 
-``python -m devkit.bench.fast_moto -H HOST -p PORT`` runs ``moto.server`` with the patches applied.
+``python -m devkit.bench.fast_moto -H HOST -p PORT`` runs ``moto.server`` with the patches applied, counting every
+request it serves (``devkit.bench.aws_requests``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from moto import server
 from moto.core.utils import camelcase_to_underscores, unix_time
-from moto.server import main as moto_main
 from moto.sqs import models
+
+from devkit.bench.aws_requests import CountingApplication
 
 
 class QueueAttributes(Mapping[str, Any]):
@@ -108,9 +111,10 @@ def apply_patches() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run moto's server with the patches (the arguments are moto.server's)."""
+    """Run moto's server with the patches and the request counter (the arguments are moto.server's)."""
     apply_patches()
-    moto_main(argv)
+    server.DomainDispatcherApplication = CountingApplication  # type: ignore[attr-defined]
+    server.main(argv)
 
 
 if __name__ == "__main__":

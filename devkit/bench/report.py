@@ -97,12 +97,34 @@ def vendor_figures(
         "records_per_call": first.records_per_call,
         "calls_in_flight": first.calls_in_flight,
         "rate_limit_calls_per_second": _median([r.bound.rate_limit_calls_per_second for r in runs]),
+        "aws_requests_per_record": aws_requests_per_record([r.run for r in runs]),
     }
     if key == "procore":
         figures["calls_ratio"] = _median(
             [r.run.vendor_calls / math.ceil(r.run.records / PROCORE_CALL_SIZE) for r in runs]
         )
     return figures
+
+
+def aws_requests_per_record(runs: Sequence[ThroughputRun]) -> dict[str, float]:
+    """Each count of the emulator (``devkit.bench.aws_requests``) per record landed, the median over the runs."""
+    names = sorted({name for run in runs for name in run.aws_requests})
+    return {name: _median([run.aws_requests.get(name, 0) / run.records for run in runs]) for name in names}
+
+
+def dynamodb_per_record(figures: Mapping[str, Any]) -> dict[str, float]:
+    """DynamoDB per record: all requests, and the requests and item writes of the ledger and of the order marks.
+
+    Without ordering a record would cost the requests less the order's: the before and after of the marks.
+    """
+    counts = figures.get("aws_requests_per_record", {})
+    requests = sum(value for name, value in counts.items() if name.startswith("dynamodb ") and name.count(" ") == 1)
+    per_record = {"requests": requests}
+    for kind in ("ledger", "order"):
+        for measure in ("requests", "writes"):
+            per_record[f"{kind}_{measure}"] = counts.get(f"dynamodb {kind} {measure}", 0.0)
+    per_record["requests_without_order"] = requests - per_record["order_requests"]
+    return {name: round(value, 3) for name, value in per_record.items()}
 
 
 def cold_start_figures(measured: Sequence[ColdStart]) -> dict[str, Any]:
@@ -273,6 +295,16 @@ def readme_table(results: Mapping[str, Any]) -> str:
         )
     lines += [
         "",
+        "DynamoDB per record landed (every ledger, mark and limiter item is under 1 KB: one write unit each):",
+        "",
+    ]
+    lines += [
+        f"- {key}: {_dynamodb_sentence(dynamodb_per_record(results[key]))}"
+        for key in VENDOR_KEYS
+        if key in results and "aws_requests_per_record" in results[key]
+    ]
+    lines += [
+        "",
         _cold_start_sentence(results.get("cold_start")),
         "",
         "| target | value | met | bounded by |",
@@ -355,12 +387,25 @@ def _vendor_lines(key: str, f: Mapping[str, Any]) -> list[str]:
         f"naive {f['naive_records_per_second']:.1f} records/s (measured on a sample, extrapolated) -> speed-up "
         f"{f['speedup_vs_naive']:.1f}"
     )
-    return [
+    lines = [
         f"{key}: {f['records_per_second']:.1f} records/s in {f['seconds']:.1f} s, {bound} -> ratio "
         f"{f['throughput_ratio_to_bound']:.3f}",
         f"  {calls}; {invocations}; {naive}",
         f"  overhead {f['overhead_us']:.1f} us/record; peak memory {f['peak_memory_mb']} MB",
     ]
+    if "aws_requests_per_record" in f:
+        lines.append(f"  DynamoDB per record: {_dynamodb_sentence(dynamodb_per_record(f))}")
+        every = ", ".join(f"{name} {value:g}" for name, value in f["aws_requests_per_record"].items())
+        lines.append(f"  AWS requests per record: {every}")
+    return lines
+
+
+def _dynamodb_sentence(d: Mapping[str, float]) -> str:
+    return (
+        f"{d['requests']:g} requests ({d['requests_without_order']:g} without the order marks); ledger "
+        f"{d['ledger_requests']:g} requests, {d['ledger_writes']:g} item writes; order marks {d['order_requests']:g} "
+        f"requests, {d['order_writes']:g} item writes"
+    )
 
 
 def _median(values: Sequence[float]) -> float:

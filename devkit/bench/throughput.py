@@ -5,7 +5,8 @@ source mapping is enabled on a queue with a backlog, or a vendor comes back afte
 sandbox's answer to the last successful vendor call of the run, once the sandbox's stored state holds every
 record: what landed, not what the client thinks. Queueing is timed apart (``enqueue_seconds``): on the emulator
 it runs at about 150 records/s, under what the functions drain, so a clock started at the first record queued
-would time the producer. Vendor calls are counted from the sandbox's request log (reset before each run).
+would time the producer. Vendor calls are counted from the sandbox's request log (reset before each run), AWS
+requests by the emulator (``devkit.bench.aws_requests``, reset as the functions start).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devkit.aws import sqs_client
+from devkit.bench import aws_requests
 from devkit.bench.stack import BenchStack, stored_tokens, vendor_requests
 from devkit.bench.vendors import BenchVendor
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 SQS_BATCH = 10
+BENCH_OWN_REQUEST = "sqs GetQueueAttributes"
 _POLL_SECONDS = 1.0
 _DRAINED_ATTRIBUTES = (
     "ApproximateNumberOfMessages",
@@ -58,6 +61,7 @@ class ThroughputRun:
     refused_calls: int  # answered 429
     token_calls: int
     invocations: Invocations
+    aws_requests: dict[str, int]  # the emulator's counts while the functions ran (the bench's own left out)
 
     @property
     def records_per_second(self) -> float:
@@ -85,6 +89,7 @@ def run_throughput(
         ]
         if sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed"):
             raise RuntimeError(f"could not queue the {vendor.key} records")
+    aws_requests.reset(bench.stack.endpoint_url)
     with functions():
         started = time.time()
         tokens = {f"{prefix}-{index}" for index in range(records)}
@@ -93,6 +98,7 @@ def run_throughput(
         writes = [entry for entry in requests if entry["route"] == vendor.write_route]
         finished = max(entry["answered_at"] for entry in writes if _succeeded(entry))
         _wait_until_drained(sqs, queue_url, started + timeout)
+    counted = aws_requests.counts(bench.stack.endpoint_url)
     bench.deliveries.flush()
     return ThroughputRun(
         records=records,
@@ -102,6 +108,8 @@ def run_throughput(
         refused_calls=sum(1 for entry in writes if entry["status"] == 429),
         token_calls=sum(1 for entry in requests if str(entry["route"]).endswith(".token")),
         invocations=sqs_invocations(_read_from(bench, deliveries_start), vendor.function),
+        # The bench asks for the queue's counts while it waits; no function or poller does.
+        aws_requests={name: count for name, count in counted.items() if name != BENCH_OWN_REQUEST},
     )
 
 

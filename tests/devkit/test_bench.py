@@ -2,6 +2,7 @@
 
 import json
 import math
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from moto.sqs.models import SQSBackend, sqs_backends
 
 from devkit.aws import sqs_client
 from devkit.bench.__main__ import main
+from devkit.bench.aws_requests import request_counts
 from devkit.bench.fast_moto import QueueAttributes, delete_message_batch
 from devkit.bench.stack import (
     bench_stack,
@@ -72,6 +74,7 @@ def test_bench_writes_consistent_figures_and_the_readme_table(tmp_path: Path) ->
             rel_tol=0.01,
         )
         assert figures["peak_memory_mb"] > 0
+        assert figures["aws_requests_per_record"]["dynamodb ledger writes"] == 2
         assert results["parameters"]["sandbox_limits"][key]
     # One change order per call for ConstructionOnline; Procore coalesces, so never more calls than records.
     assert results["constructiononline"]["vendor_calls"] == records
@@ -83,6 +86,7 @@ def test_bench_writes_consistent_figures_and_the_readme_table(tmp_path: Path) ->
     assert table.startswith("# Title\n\n<!-- bench:start -->\n")
     assert table.endswith("<!-- bench:end -->\n\n## Next\n")
     assert "| procore |" in table
+    assert "- procore: " in table and "without the order marks" in table
     assert "| constructiononline |" in table
 
 
@@ -111,6 +115,16 @@ def test_counted_calls_are_the_sandbox_log_and_every_record_landed(tmp_path: Pat
             sent = [token for entry in writes if entry["status"] == 200 for token in _sent_tokens(entry)]
             assert sorted(sent) == sorted(tokens)  # every record went out exactly once
             assert run.invocations.records == records
+            counted = run.aws_requests
+            # Each record: a claim and a settle in the ledger, a hold and a release of its own object's mark.
+            assert counted["dynamodb ledger writes"] == 2 * records
+            assert counted["dynamodb order writes"] == 2 * records
+            assert counted["dynamodb order requests"] == 2 * records  # single-item writes
+            # Claims go one to a request, settles 25 to a BatchWriteItem.
+            assert records < counted["dynamodb ledger requests"] < 2 * records
+            assert counted["dynamodb PutItem"] >= records and counted["dynamodb BatchWriteItem"] >= 1
+            assert counted["sqs DeleteMessageBatch"] >= 1
+            assert "sqs GetQueueAttributes" not in counted  # the bench's own requests are left out
             if vendor is PROCORE:
                 assert len(writes) < records  # records of one contract coalesced into shared calls
     assert run.vendor_calls == records  # ConstructionOnline: one call per record
@@ -163,3 +177,39 @@ def test_a_delete_batch_deletes_what_it_names_and_refuses_unknown_handles() -> N
         {"a", "b", "c"} - {m.body for m in received}
     )
     assert delete_message_batch(backend, "bench-queue", receipts) == (["0", "1"], [])
+
+
+def _signed(service: str, target: str = "") -> dict:
+    environ = {"HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential=test/20261205/us-east-1/{service}/aws4_request, x"}
+    return {**environ, "HTTP_X_AMZ_TARGET": target} if target else environ
+
+
+def test_dynamodb_requests_are_counted_by_operation_and_by_the_kind_of_item_each_write_touches() -> None:
+    settle = {
+        "RequestItems": {
+            "IdempotencyTable": [
+                {"PutRequest": {"Item": {"id": {"S": "Fn#record#a"}, "status": {"S": "COMPLETED"}}}},
+                {"DeleteRequest": {"Key": {"id": {"S": "Fn#record#b"}}}},
+                {"DeleteRequest": {"Key": {"id": {"S": "Fn#mark#default#7"}}}},
+            ]
+        }
+    }
+    counted = request_counts(_signed("dynamodb", "DynamoDB_20120810.BatchWriteItem"), json.dumps(settle).encode())
+    assert counted == Counter(
+        {
+            "dynamodb BatchWriteItem": 1,
+            "dynamodb ledger writes": 2,
+            "dynamodb ledger requests": 1,
+            "dynamodb order writes": 1,
+            "dynamodb order requests": 1,
+        }
+    )
+    limiter = {"TableName": "RateLimitTable", "Key": {"id": {"S": "constructiononline#key"}}}
+    counted = request_counts(_signed("dynamodb", "DynamoDB_20120810.GetItem"), json.dumps(limiter).encode())
+    assert counted == Counter({"dynamodb GetItem": 1, "dynamodb limiter reads": 1, "dynamodb limiter requests": 1})
+
+
+def test_query_protocol_requests_are_counted_by_their_action() -> None:
+    body = b"Action=GetSecretValue&SecretId=x"
+    assert request_counts(_signed("secretsmanager"), body) == Counter({"secretsmanager GetSecretValue": 1})
+    assert request_counts({}, b"") == Counter({"unsigned unknown": 1})
