@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from connectors.deadline import Deadline
 from connectors.failures import FailureClass, transient
 from connectors.models.constructiononline import ChangeOrderUpdateCommand
 from connectors.order import VERSION_ATTRIBUTE, ObjectMarks, Superseded, deliver_in_order
@@ -189,21 +190,29 @@ def test_two_containers_racing_on_one_change_order_end_with_the_newer_edit(co, s
     results: dict[str, Any] = {}
     racer = threading.Thread(
         target=lambda: results.update(
-            older=deliver_in_order([command(NOTES="older")], [Decimal(1)], ChangeOrderEdits(), first, 30, slow_older)
+            older=deliver_in_order(
+                [command(NOTES="older")], [Decimal(1)], ChangeOrderEdits(), first, Deadline.in_seconds(30), slow_older
+            )
         )
     )
     racer.start()
     older_sending.wait(timeout=10)
-    [busy] = deliver_in_order([command(NOTES="newer")], [Decimal(2)], ChangeOrderEdits(), second, 30, newer)
+    [busy] = deliver_in_order(
+        [command(NOTES="newer")], [Decimal(2)], ChangeOrderEdits(), second, Deadline.in_seconds(30), newer
+    )
     newer_tried.set()
     racer.join()
 
     assert results["older"] == [None]
     assert busy is not None and not isinstance(busy, Superseded) and busy.failure is FailureClass.TRANSIENT
-    assert deliver_in_order([command(NOTES="newer")], [Decimal(2)], ChangeOrderEdits(), second, 30, newer) == [None]
+    assert deliver_in_order(
+        [command(NOTES="newer")], [Decimal(2)], ChangeOrderEdits(), second, Deadline.in_seconds(30), newer
+    ) == [None]
     assert vendor == {"NOTES": "newer"}
     # The older edit coming back now (a retry) is superseded: the mark holds the newer version.
-    [late] = deliver_in_order([command(NOTES="older")], [Decimal(1)], ChangeOrderEdits(), first, 30, slow_older)
+    [late] = deliver_in_order(
+        [command(NOTES="older")], [Decimal(1)], ChangeOrderEdits(), first, Deadline.in_seconds(30), slow_older
+    )
     assert isinstance(late, Superseded) and vendor == {"NOTES": "newer"}
 
 
@@ -211,7 +220,12 @@ def test_a_failed_vendor_call_moves_no_mark(co, stack):
     table = stack.function_environment(co.spec.logical_id)["IDEMPOTENCY_TABLE"]
     marks = ObjectMarks(co.spec.logical_id, table, dynamodb_client(stack.endpoint_url))
     failed = deliver_in_order(
-        [command(NOTES="newer")], [Decimal(2)], ChangeOrderEdits(), marks, 30, lambda c: [transient("down")]
+        [command(NOTES="newer")],
+        [Decimal(2)],
+        ChangeOrderEdits(),
+        marks,
+        Deadline.in_seconds(30),
+        lambda c: [transient("down")],
     )
     assert failed[0] is not None and not isinstance(failed[0], Superseded)
 
@@ -221,6 +235,28 @@ def test_a_failed_vendor_call_moves_no_mark(co, stack):
         sent.extend(command.coInfo.wire() for command in commands)
         return [None]
 
-    outcome = deliver_in_order([command(NOTES="older")], [Decimal(1)], ChangeOrderEdits(), marks, 30, vendor)
+    outcome = deliver_in_order(
+        [command(NOTES="older")], [Decimal(1)], ChangeOrderEdits(), marks, Deadline.in_seconds(30), vendor
+    )
     # The vendor never got the newer edit, so the older one is not stale: it is sent.
     assert outcome == [None] and sent == [{"NOTES": "older"}]
+
+
+def test_a_lease_that_ran_out_with_nothing_delivered_is_not_written_again(co, stack):
+    table = stack.function_environment(co.spec.logical_id)["IDEMPOTENCY_TABLE"]
+    dynamodb = dynamodb_client(stack.endpoint_url)
+    marks = ObjectMarks(co.spec.logical_id, table, dynamodb)
+    key = {"id": {"S": f"{co.spec.logical_id}#mark#lapsed"}}
+    short = marks.hold("lapsed", 0.05)
+    assert short is not None
+    time.sleep(0.1)
+
+    marks.release(short, {})  # nothing delivered, lease over: no write
+
+    assert dynamodb.get_item(TableName=table, Key=key)["Item"]["lease_token"]["S"] == short.token
+    # The next invocation holds it all the same, and its release (it delivered) moves the mark.
+    held = marks.hold("lapsed", 30)
+    assert held is not None
+    marks.release(held, {"NOTES": Decimal(3)})
+    item = dynamodb.get_item(TableName=table, Key=key)["Item"]
+    assert "lease_token" not in item and item["versions"]["M"]["NOTES"]["N"] == "3"

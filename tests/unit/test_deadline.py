@@ -6,8 +6,9 @@ from typing import cast
 
 import pytest
 
-from connectors.deadline import RESERVE_SECONDS, Deadline
+from connectors.deadline import OUT_OF_TIME_RETRY_SECONDS, RESERVE_SECONDS, Deadline
 from connectors.failures import ConnectorError
+from connectors.idempotency import Claim, RecordLedger, SettlingStore, claim_failure
 from connectors.order import Edit, ObjectMarks, deliver_in_order
 
 
@@ -49,7 +50,27 @@ def test_with_no_time_left_no_object_is_held_and_nothing_is_sent():
         raise AssertionError("sent with no time left")
 
     marks = cast(ObjectMarks, Untouchable())
-    outcomes = deliver_in_order(["a", "b"], [Decimal(1), Decimal(2)], OneEdit(), marks, 0.0, process)
+    outcomes = deliver_in_order(
+        ["a", "b"], [Decimal(1), Decimal(2)], OneEdit(), marks, Deadline.in_seconds(-1), process
+    )
 
     assert all(isinstance(o, ConnectorError) and o.failure.value == "transient" for o in outcomes)
     assert len(outcomes) == 2
+
+
+def test_records_whose_turn_comes_after_the_claim_deadline_are_not_claimed_and_are_retried_soon():
+    ledger = RecordLedger(cast(SettlingStore, Untouchable()))
+
+    claims = ledger.claim([("key:a", "{}"), ("key:b", "{}")], 30_000, by=Deadline.in_seconds(-1))
+
+    assert claims == [Claim.LATE, Claim.LATE]
+    failure = claim_failure(Claim.LATE)
+    assert failure is not None and failure.retryable and failure.retry_after == OUT_OF_TIME_RETRY_SECONDS
+
+
+def test_a_share_of_a_deadline_ends_that_far_along():
+    now = [100.0]
+    deadline = Deadline(110.0, lambda: now[0])
+    assert deadline.share(0.5).remaining() == 5.0
+    now[0] = 106.0
+    assert deadline.share(0.5).remaining() == 2.0

@@ -89,7 +89,7 @@ def _update_in_order(
         updated.extend(results)
         return [result.failure for result in results]
 
-    return deliver_in_order(commands, versions, EDITS, container.marks, deadline.remaining(), send)
+    return deliver_in_order(commands, versions, EDITS, container.marks, deadline, send)
 
 
 @logger.inject_lambda_context(clear_state=True)

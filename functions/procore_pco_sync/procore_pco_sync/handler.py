@@ -94,7 +94,7 @@ def _sync_in_order(
         synced.extend(zip(narrowed, results, strict=True))
         return [result.failure() for result in results]
 
-    return deliver_in_order(commands, versions, EDITS, container.marks, deadline.remaining(), send)
+    return deliver_in_order(commands, versions, EDITS, container.marks, deadline, send)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -19,6 +19,13 @@ RESERVE_SECONDS = 2.0
 # An SQS batch's wrap-up writes to DynamoDB and SQS for every record (marks, settles, waits, dead letters): it
 # keeps this share of the invocation, so that a slow dependency delays it rather than timing the batch out.
 BATCH_WRAP_UP_SHARE = 0.25
+# Claiming a batch's records may take this share of its vendor-work time, and holding their objects half of what
+# is left then, so that a slow table still leaves time to deliver what was claimed and held (and, in the wrap-up,
+# about as long again to settle and release it); records not claimed or held by then are retried soon.
+CLAIM_SHARE = 0.25
+HOLD_SHARE = 0.5
+OUT_OF_TIME = "this invocation ran out of time before the record's turn; retrying"
+OUT_OF_TIME_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,11 @@ class Deadline:
     def in_seconds(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
         """A deadline ``seconds`` from now."""
         return cls(clock() + seconds, clock)
+
+    def share(self, fraction: float) -> Deadline:
+        """A deadline ``fraction`` of the way from now to this one (a phase that must leave time to the next)."""
+        now = self.clock()
+        return Deadline(now + self.remaining() * fraction, self.clock)
 
     def remaining(self) -> float:
         """Seconds left, never negative."""

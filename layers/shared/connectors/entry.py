@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from connectors.container import Container
-from connectors.deadline import Deadline
+from connectors.deadline import CLAIM_SHARE, Deadline
 from connectors.failures import service_unavailable
 from connectors.order import Outcome
 from connectors.triggers import caught_unexpected, handle_api_event, handle_sqs_batch, is_sqs_event, refusal
@@ -64,6 +64,7 @@ def handle_event[C: BaseModel](
             container.queue_settings(),
             ledger=idempotency.records if idempotency is not None else None,
             remaining_ms=context.get_remaining_time_in_millis(),
+            claim_by=deadline.share(CLAIM_SHARE),
         )
         return dict(response)
     return handle_api_event(

@@ -35,6 +35,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
+from connectors.deadline import OUT_OF_TIME, OUT_OF_TIME_RETRY_SECONDS, Deadline
 from connectors.failures import (
     UNAVAILABLE_RETRY_SECONDS,
     ConnectorError,
@@ -70,6 +71,7 @@ class Claim(StrEnum):
     BUSY = "busy"  # another invocation is sending it right now
     MISMATCH = "mismatch"  # the key was used before for another body
     UNAVAILABLE = "unavailable"  # the ledger could not be read or written
+    LATE = "late"  # not tried: the time for claiming ran out first
 
 
 class _Unsaved(Exception):  # a carrier, not an error: the reply Powertools must not store
@@ -248,10 +250,20 @@ class RecordLedger:
     def __init__(self, store: SettlingStore) -> None:
         self._store = store
 
-    def claim(self, entries: list[tuple[str, str]], remaining_ms: int) -> list[Claim]:
-        """Claim each ``(key, body)`` for this invocation, in order; the claim expires with the invocation."""
+    def claim(self, entries: list[tuple[str, str]], remaining_ms: int, by: Deadline | None = None) -> list[Claim]:
+        """Claim each ``(key, body)`` for this invocation, in order; the claim expires with the invocation.
+
+        A record whose turn comes after ``by`` is not tried (``LATE``): a slow table must not take the time the
+        claimed records need to be delivered and settled.
+        """
+
+        def claim(entry: tuple[str, str]) -> Claim:
+            if by is not None and by.remaining() <= 0:
+                return Claim.LATE
+            return self._claim(entry[0], entry[1], remaining_ms)
+
         with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
-            return list(pool.map(lambda entry: self._claim(entry[0], entry[1], remaining_ms), entries))
+            return list(pool.map(claim, entries))
 
     def settle(self, delivered: list[tuple[str, str]], failed: list[tuple[str, str]]) -> None:
         """Mark ``delivered`` records done and release ``failed`` ones so that a later attempt is processed."""
@@ -301,4 +313,6 @@ def claim_failure(claim: Claim) -> ConnectorError | None:
         return transient("another invocation is delivering this record right now", retry_after=30.0)
     if claim is Claim.UNAVAILABLE:
         return transient("the idempotency table could not be reached")
+    if claim is Claim.LATE:
+        return transient(OUT_OF_TIME, retry_after=OUT_OF_TIME_RETRY_SECONDS)
     return None

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from connectors.deadline import HOLD_SHARE, OUT_OF_TIME, OUT_OF_TIME_RETRY_SECONDS, Deadline
 from connectors.failures import ConnectorError, FieldProblem, invalid_input, transient
 from connectors.observability import aws_error_name, logger, metrics
 
@@ -124,6 +125,7 @@ class Hold:
     key: str
     token: str
     versions: Mapping[str, Decimal]
+    until: float  # when the lease runs out (epoch seconds)
 
 
 class ObjectMarks:
@@ -162,10 +164,16 @@ class ObjectMarks:
                 return None
             raise
         stored = answer["Attributes"].get("versions", {}).get("M", {})
-        return Hold(key, token, {name: Decimal(value["N"]) for name, value in stored.items()})
+        return Hold(key, token, {name: Decimal(value["N"]) for name, value in stored.items()}, now + lease_seconds)
 
     def release(self, hold: Hold, delivered: Mapping[str, Decimal]) -> None:
-        """Record the versions of the properties the vendor now holds, and give the lease back."""
+        """Record the versions of the properties the vendor now holds, and give the lease back.
+
+        A lease that ran out with nothing delivered is left as it is: there is nothing to write, and a write per
+        object would only slow the wrap-up of a batch that failed as a whole (a vendor outage).
+        """
+        if not delivered and self._clock() >= hold.until:
+            return
         names = {f"#p{index}": name for index, name in enumerate(delivered)}
         values: dict[str, Any] = {f":v{index}": {"N": str(version)} for index, version in enumerate(delivered.values())}
         sets = ", ".join(f"versions.{name} = :v{index}" for index, name in enumerate(names))
@@ -191,22 +199,21 @@ def deliver_in_order[C](
     versions: Sequence[Decimal],
     ordering: Ordering[C],
     marks: ObjectMarks | None,
-    lease_seconds: float,
+    deadline: Deadline,
     process: Callable[[list[C]], Sequence[ConnectorError | None]],
 ) -> list[Outcome]:
     """Send each command narrowed to what no newer edit set; one outcome per command, in order.
 
-    Every object the commands edit is held while they are sent (``lease_seconds``: the rest of the invocation); a
-    command whose object another invocation holds, or whose mark cannot be read, is not sent and fails transiently
-    (it is retried). Without ``marks`` (no table, as in unit tests) the commands are sent as they are.
+    Every object the commands edit is held while they are sent (until ``deadline``, the end of the invocation's
+    vendor work); a command whose object another invocation holds, whose mark cannot be read, or that the
+    deadline leaves no time to hold, is not sent and fails transiently (it is retried). Without ``marks`` (no
+    table, as in unit tests) the commands are sent as they are.
     """
     if marks is None:
         return list(process(list(commands)))
-    if lease_seconds <= 0:
-        # The invocation's time for vendor work is spent (claiming took it): hold nothing, send nothing.
-        return [transient("no time was left in this invocation to deliver the record; retrying") for _ in commands]
     edits = [ordering.edits(command) for command in commands]
-    holds = _hold_all({edit.key for per_command in edits for edit in per_command}, marks, lease_seconds)
+    keys = {edit.key for per_command in edits for edit in per_command}
+    holds = _hold_all(keys, marks, deadline.remaining(), deadline.share(HOLD_SHARE))
     winners = _newest_per_property(edits, versions)
     outcomes: list[Outcome] = [None] * len(commands)
     sending: list[tuple[int, C, list[frozenset[str]]]] = []
@@ -249,10 +256,18 @@ def deliver_in_order[C](
     return outcomes
 
 
-def _hold_all(keys: Iterable[str], marks: ObjectMarks, lease_seconds: float) -> dict[str, Hold | ConnectorError]:
+def _hold_all(
+    keys: Iterable[str], marks: ObjectMarks, lease_seconds: float, hold_by: Deadline
+) -> dict[str, Hold | ConnectorError]:
+    started = time.monotonic()
+
     def take(key: str) -> Hold | ConnectorError:
+        if hold_by.remaining() <= 0:
+            # A slow table took the time for holding: what is not held yet waits for the next attempt.
+            return transient(OUT_OF_TIME, retry_after=OUT_OF_TIME_RETRY_SECONDS)
         try:
-            hold = marks.hold(key, lease_seconds)
+            # Every lease ends together, with the vendor work, however late it was taken.
+            hold = marks.hold(key, lease_seconds - (time.monotonic() - started))
         except (BotoCoreError, ClientError) as error:
             logger.warning("could not hold an object's mark", extra={"error": aws_error_name(error)})
             return transient("the order marks could not be reached; retrying")

@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from connectors.auth.webhook import CallerVerifier, Verified, reach_refused
+from connectors.deadline import Deadline
 from connectors.failures import (
     ConnectorError,
     FailureClass,
@@ -335,6 +336,7 @@ def handle_sqs_batch[C: BaseModel](
     remaining_ms: int = 0,
     jitter: Callable[[], float] = random.random,
     clock: Callable[[], float] = time.time,
+    claim_by: Deadline | None = None,
 ) -> PartialItemFailureResponse:
     """Parse, process and settle one SQS batch; return the records SQS should deliver again. Never raises.
 
@@ -347,7 +349,8 @@ def handle_sqs_batch[C: BaseModel](
     as possibly sent before, so that a poison record fails by itself.
 
     With a ``ledger``, each record is claimed by its idempotency key (the producer's ``Idempotency-Key``
-    attribute, else the message id it was first queued under) for ``remaining_ms``: a record delivered before
+    attribute, else the message id it was first queued under) for ``remaining_ms``, until ``claim_by`` (the
+    records whose turn comes later are handed back, retried soon): a record delivered before
     is not sent again, one being sent by another invocation waits, and a key reused with another body is
     dead-lettered as invalid input.
 
@@ -360,7 +363,7 @@ def handle_sqs_batch[C: BaseModel](
     """
     records = list(SQSEvent(event).records)
     try:
-        return _settle_batch(records, parse, process, sqs, settings, ledger, remaining_ms, jitter, clock)
+        return _settle_batch(records, parse, process, sqs, settings, ledger, remaining_ms, jitter, clock, claim_by)
     except Exception as error:
         # Whatever was delivered is settled in the ledger, so handing every record back duplicates nothing.
         caught_unexpected(error, "settling an SQS batch")
@@ -377,6 +380,7 @@ def _settle_batch[C: BaseModel](
     remaining_ms: int,
     jitter: Callable[[], float],
     clock: Callable[[], float],
+    claim_by: Deadline | None,
 ) -> PartialItemFailureResponse:
     failures: list[PartialItemFailures] = []
     outcomes: dict[str, Outcome] = {}
@@ -400,7 +404,7 @@ def _settle_batch[C: BaseModel](
             outcomes[record.message_id] = invalid_input(f"message body is not JSON: {error}")
         except Exception as error:
             outcomes[record.message_id] = caught_unexpected(error, "reading a message body")
-    outcomes.update(_send(parsed, process, ledger, remaining_ms))
+    outcomes.update(_send(parsed, process, ledger, remaining_ms, claim_by))
 
     dead: list[tuple[SQSRecord, ConnectorError]] = []
     # Per distinct failure (class, status, message): the failure and the records it hit.
@@ -470,10 +474,13 @@ def _send[C: BaseModel](
     process: Callable[[list[C], list[RecordInfo]], Sequence[Outcome]],
     ledger: RecordLedger | None,
     remaining_ms: int,
+    claim_by: Deadline | None,
 ) -> dict[str, Outcome]:
     """Claim, process and settle the parsed records; the outcome of each by message id."""
     entries = [(idempotency_key(record), record.body) for record, _, _ in parsed]
-    claims = ledger.claim(entries, remaining_ms) if ledger is not None and parsed else [Claim.NEW] * len(parsed)
+    claims = (
+        ledger.claim(entries, remaining_ms, claim_by) if ledger is not None and parsed else [Claim.NEW] * len(parsed)
+    )
     outcomes: dict[str, Outcome] = {}
     sending: list[tuple[SQSRecord, C, tuple[str, str]]] = []
     infos: list[RecordInfo] = []
