@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
+import httpx
+
 from devkit.aws import LocalStack, put_secret
 
 LOCAL_BEARER_TOKEN = "local-dev-token-not-a-secret"  # noqa: S105 - a placeholder that events/ carries too
@@ -57,6 +59,14 @@ def seed_connections(
         **(constructiononline_limits or {}),
     }
     put_secret(stack.endpoint_url, f"{prefix}/constructiononline/{connection}", constructiononline)
+
+
+def seed_prime_connection(stack: LocalStack, control: httpx.Client, connection: str, shape: str = "current") -> None:
+    """``<prefix>/prime/<connection>`` with a sandbox user of its own, whose token replies come in ``shape``."""
+    user = {"username": f"{connection}@sandbox.example", "password": f"{connection}-password"}
+    control.post("/_sandbox/prime/users", json={**user, "token_shape": shape}).raise_for_status()
+    secret = {**user, "base_url": str(control.base_url).rstrip("/")}
+    put_secret(stack.endpoint_url, f"{secret_prefix(stack)}/prime/{connection}", secret)
 
 
 def seed_procore_connection(stack: LocalStack, sandbox_url: str, connection: str = "default") -> None:

@@ -26,6 +26,7 @@ from devkit.chaos.invocations import InvocationTally, tally_invocations
 from devkit.chaos.ledger import Ledger, StaleObject, VendorSend, count_ledger, find_stale, newest_values
 from devkit.chaos.records import (
     CONSTRUCTIONONLINE_VERSIONS,
+    PRIME_OLDER_SHAPE_CONNECTION,
     PROCORE_VERSIONS,
     ChaosRecord,
     VersionedVendor,
@@ -40,7 +41,7 @@ from devkit.chaos.records import (
 )
 from devkit.demo import sandbox_process, stderr_to
 from devkit.local_runtime.runtime import LocalRuntime
-from devkit.local_secrets import seed_connections
+from devkit.local_secrets import seed_connections, seed_prime_connection
 from devkit.template import REPO_ROOT, dead_letter_queue, function, load_template
 
 if TYPE_CHECKING:
@@ -233,6 +234,8 @@ SANDBOX_CONFIG = {
         "daily_limit": 10_000_000,
         "weekly_limit": 10_000_000,
         "monthly_limit": 10_000_000,
+        # Every 429 words its wait differently: the function must not depend on one wording.
+        "limit_wordings": "varied",
     },
     "procore": {"spike_limit": 40, "spike_window_seconds": 2, "hourly_limit": 1_000_000},
 }
@@ -270,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         stack = provision(template, moto.endpoint_url, PARAMETERS)
         seed_connections(stack, sandbox.url, constructiononline_limits=CONSTRUCTIONONLINE_LIMITS)
         control = running.enter_context(httpx.Client(base_url=sandbox.url, timeout=60))
+        seed_prime_connection(stack, control, PRIME_OLDER_SHAPE_CONNECTION, "older")
         _prepare_sandbox(
             control,
             change_order_ids([r for t in TARGETS if t.vendor == "constructiononline" for r in records[t.logical_id]]),

@@ -88,8 +88,12 @@ def procore_record(token: str, index: int, invalid: bool) -> str:
     return _procore_command(index, update)
 
 
+# Half the Primavera Cloud records go through a connection whose user the token service answers in the older shape.
+PRIME_OLDER_SHAPE_CONNECTION = "older-shape"
+
+
 def prime_record(token: str, index: int, invalid: bool) -> str:
-    """A change-order SOV batch command with one item whose name is the token."""
+    """A change-order SOV batch command with one item whose name is the token (odd ones on the older-token user)."""
     item = {
         "changeOrderLineItemId": 40_000 + index % 50,
         "name": token,
@@ -102,7 +106,8 @@ def prime_record(token: str, index: int, invalid: bool) -> str:
         "changeOrderType": "CONTRACT",
         "changeOrderLineItemCode": f"LI-{index % 50}",
     }
-    return json.dumps({"connection": "default", "items": [item]})
+    connection = PRIME_OLDER_SHAPE_CONNECTION if index % 2 else "default"
+    return json.dumps({"connection": connection, "items": [item]})
 
 
 def constructiononline_record(token: str, index: int, invalid: bool) -> str:

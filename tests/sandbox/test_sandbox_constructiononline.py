@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from constructiononline_change_order_update.client import wait_from_message
 from devkit.sandbox import RunningSandbox
 
 EMAIL = "sandbox@example.com"
@@ -403,6 +404,7 @@ def test_config_section_defaults_and_validation(co) -> None:
         "daily_window_seconds": 86_400,
         "weekly_window_seconds": 604_800,
         "monthly_window_seconds": 2_592_000,
+        "limit_wordings": "documented",
     }
     assert co.http.get("/_sandbox/config").json()["constructiononline"] == defaults
 
@@ -554,6 +556,26 @@ def test_the_window_that_reopens_last_is_named(co) -> None:
 
     assert message.startswith("API rate limit exceeded: 1 requests per day. Try again in ")
     assert 99 <= int(message.split(" in ")[1].split()[0]) <= 100
+
+
+def test_varied_wordings_rotate_and_each_one_s_wait_is_understood_by_the_function(co) -> None:
+    configure(co, daily_limit=1, daily_window_seconds=7200)
+    response = co.http.post("/_sandbox/config", json={"constructiononline": {"limit_wordings": "any"}})
+    assert response.status_code == 200
+    co.get(SEEDED)
+
+    refusals = [co.get(SEEDED) for _ in range(4)]
+
+    messages = [refusal.json()["Message"] for refusal in refusals]
+    assert len(set(messages)) == 4
+    waits = [wait_from_message(refusal) for refusal in refusals]
+    # Three state the wait (to the second, to the minute rounded up, as a clock); the last only names the day.
+    assert all(7190 <= wait <= 7260 for wait in waits[:3]) and waits[3] == 86_400
+
+
+def test_an_unknown_wording_setting_is_refused(co) -> None:
+    response = co.http.post("/_sandbox/config", json={"constructiononline": {"limit_wordings": "poetic"}})
+    assert response.status_code == 400 and "limit_wordings" in response.text
 
 
 def test_every_authenticated_request_counts_and_unauthenticated_ones_do_not(co) -> None:

@@ -32,6 +32,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "daily_window_seconds": 86400,
         "weekly_window_seconds": 604800,
         "monthly_window_seconds": 2592000,
+        "limit_wordings": "documented",
     },
 }
 

@@ -79,6 +79,19 @@ def test_origin_ids_are_scoped_by_company(procore) -> None:
     assert len(procore.pcos(company_id=2)) == 1
 
 
+def test_an_origin_id_used_under_another_project_of_the_company_is_an_item_error(procore) -> None:
+    first = only_entity(procore.sync([{"origin_id": "shared", "title": "A"}], project=10))
+
+    response = procore.sync([{"origin_id": "shared", "title": "B"}, {"origin_id": "own"}], project=11)
+
+    assert response.json()["errors"] == [
+        {"origin_id": "shared", "title": "B", "errors": {"origin_id": ["has already been taken"]}}
+    ]
+    assert [entity["origin_id"] for entity in response.json()["entities"]] == ["own"]
+    [kept] = [pco for pco in procore.pcos() if pco["id"] == first["id"]]
+    assert kept["title"] == "A" and kept["project_id"] == 10
+
+
 def test_update_by_id_sets_origin_id(procore) -> None:
     created = only_entity(procore.sync([{"title": "No key yet"}]))
 
@@ -233,12 +246,20 @@ def test_results_are_shuffled_with_the_seeded_rng(procore) -> None:
     assert shuffled != in_order
 
 
-@pytest.mark.parametrize("company", [None, "", "abc", "1.5", "-1", "0"])
-def test_missing_or_invalid_company_header_is_not_found(procore, company: str | None) -> None:
+@pytest.mark.parametrize("company", ["", "abc", "1.5", "-1", "0"])
+def test_an_invalid_company_header_is_not_found(procore, company: str) -> None:
     response = procore.sync([{"title": "x"}], company=company)
 
     assert response.status_code == 404
     assert response.json() == {"errors": "Company not found"}
+    assert procore.pcos() == []
+
+
+def test_a_missing_company_header_is_refused_in_procore_s_words(procore) -> None:
+    response = procore.sync([{"title": "x"}], company=None)
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": "Missing Procore-Company-Id header!"}
     assert procore.pcos() == []
 
 
@@ -254,7 +275,8 @@ def test_missing_or_invalid_query_parameter_is_a_bad_request(procore, project, c
 
 
 def test_company_is_checked_before_query(procore) -> None:
-    assert procore.sync([], company=None, project=None).status_code == 404
+    assert procore.sync([], company=None, project=None).status_code == 400
+    assert procore.sync([], company="abc", project=None).status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -67,12 +67,40 @@ def test_token_with_and_without_the_form_body(http: httpx.Client, body: dict[str
         "access_token": answer["access_token"],
         "token_type": "Bearer",
         "expiresIn": 3600,
-        "primeTenant": "sandbox-tenant",
         "primeTenantCode": "SBX01",
-        "primeIdentityApp": "sandbox-identity-app",
-        "userName": "sandbox-user",
         "requestHeaders": REQUEST_HEADERS,
     }
+
+
+def test_a_user_registered_with_the_older_token_shape_gets_it_and_must_send_its_headers(http: httpx.Client) -> None:
+    registered = http.post(
+        "/_sandbox/prime/users", json={"username": "old@example.com", "password": "pw", "token_shape": "older"}
+    )
+    assert registered.status_code == 201
+
+    answer = request_token(http, auth=("old@example.com", "pw")).json()
+
+    assert answer == {
+        "accessToken": answer["accessToken"],
+        "expiresIn": 3600,
+        "primeTenant": "sandbox-tenant",
+        "primeIdentityApp": "sandbox-identity-app",
+        "userName": "old@example.com",
+    }
+    read = (
+        "/primeapi/restapi/changeOrderSOV/workspace/w/project/p/changeOrder/c/associatedAgreement/a/type/CONTRACT"
+        "/lineItem/l"
+    )
+    bearer = {"Authorization": f"Bearer {answer['accessToken']}"}
+    older_headers = {"x-prime-tenant": "sandbox-tenant", "x-prime-identity-app": "sandbox-identity-app"}
+    assert http.get(read, headers={**bearer, **older_headers}).status_code == 204
+    refused = http.get(read, headers={**bearer, "x-prime-tenant": "sandbox-tenant"})
+    assert refused.status_code == 401 and "x-prime-identity-app" in refused.json()["message"]
+
+
+def test_a_token_shape_the_sandbox_does_not_know_is_refused(http: httpx.Client) -> None:
+    response = http.post("/_sandbox/prime/users", json={"username": "u", "password": "p", "token_shape": "newest"})
+    assert response.status_code == 400
 
 
 def test_scope_may_name_the_port(http: httpx.Client) -> None:
@@ -125,10 +153,9 @@ def test_other_grant_types_are_refused(http: httpx.Client) -> None:
 def test_registered_users_get_tokens_and_reset_forgets_them(http: httpx.Client) -> None:
     registered = http.post("/_sandbox/prime/users", json={"username": "pm@example.com", "password": "pw"})
     assert registered.status_code == 201
-    assert registered.json() == {"username": "pm@example.com"}
+    assert registered.json() == {"username": "pm@example.com", "token_shape": "current"}
 
-    answer = request_token(http, auth=("pm@example.com", "pw")).json()
-    assert answer["userName"] == "pm@example.com"
+    assert request_token(http, auth=("pm@example.com", "pw")).status_code == 200
     http.post("/_sandbox/reset")
     assert request_token(http, auth=("pm@example.com", "pw")).status_code == 401
 

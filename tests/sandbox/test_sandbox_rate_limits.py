@@ -70,7 +70,7 @@ def test_failed_requests_count_too(procore) -> None:
     missing_company = procore.sync([], token=token, company=None)
     missing_query = procore.sync([], token=token, project=None)
 
-    assert missing_company.status_code == 404
+    assert missing_company.status_code == 400
     assert rate_headers(missing_company)[1] == 9
     assert missing_query.status_code == 400
     assert rate_headers(missing_query)[1] == 8

@@ -154,11 +154,35 @@ def test_a_prime_token_reply_without_a_usable_token_is_a_misconfiguration_naming
     assert raised.value.message == "prime token endpoint answered 200 without access_token or accessToken"
 
 
-def test_an_older_prime_host_answering_only_accessToken_is_understood():
-    body = {"accessToken": "prime-old-token-77", "expiresIn": 3600, "primeTenantCode": "SBX01"}
+def test_a_current_prime_reply_hands_out_its_request_headers_and_the_tenant_code():
+    headers_given = {"x-prime-tenant": "t", "x-prime-identity-app": "app", "x-prime-region": "r"}
+    body = {"access_token": "prime-token-1", "primeTenantCode": "SBX01", "requestHeaders": headers_given}
+    headers, _ = prime_fetch(token_endpoint(200, body=body))
+    assert headers == {**headers_given, "x-prime-tenant-code": "SBX01", "Authorization": "Bearer prime-token-1"}
+
+
+def test_an_older_prime_reply_without_request_headers_sends_its_tenant_and_identity_app():
+    body = {"accessToken": "prime-old-token-77", "expiresIn": 3600, "primeTenant": "t", "primeIdentityApp": "app"}
     headers, lifetime = prime_fetch(token_endpoint(200, body=body))
-    assert headers["Authorization"] == "Bearer prime-old-token-77" and headers["x-prime-tenant-code"] == "SBX01"
+    assert headers == {
+        "x-prime-tenant": "t",
+        "x-prime-identity-app": "app",
+        "Authorization": "Bearer prime-old-token-77",
+    }
     assert lifetime == 3600
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [{"primeTenantCode": "SBX01"}, {"primeTenant": "t"}, {"primeTenant": "t", "primeIdentityApp": ""}],
+    ids=["tenant-code-only", "no-identity-app", "empty-identity-app"],
+)
+def test_a_prime_reply_in_neither_shape_is_a_misconfiguration_saying_what_is_missing(shape):
+    with pytest.raises(ConnectorError) as raised:
+        prime_fetch(token_endpoint(200, body={"access_token": "prime-token-2", **shape}))
+    assert raised.value.failure is FailureClass.MISCONFIGURATION
+    assert "neither documented shape" in raised.value.message and "primeIdentityApp" in raised.value.message
+    assert "prime-token-2" not in raised.value.message
 
 
 def test_prime_tenant_headers_that_are_not_an_object_are_a_misconfiguration():

@@ -40,6 +40,20 @@ def test_unknown_properties_and_bad_values_are_refused_by_name():
     assert "unknown field" in found["COLOR"]
 
 
+@pytest.mark.parametrize("change_order_id", [1, 2**31 - 1])
+def test_a_change_order_id_within_the_vendor_s_32_bits_is_taken(change_order_id):
+    command = ChangeOrderUpdateCommand.model_validate({"id": change_order_id, "coInfo": {"NOTES": "x"}})
+    assert command.id == change_order_id
+
+
+@pytest.mark.parametrize("change_order_id", [0, -1, 2**31, 2**63 - 1, 1.5])
+def test_a_change_order_id_outside_the_vendor_s_32_bits_is_invalid_input_naming_the_field(change_order_id):
+    with pytest.raises(ValidationError) as raised:
+        ChangeOrderUpdateCommand.model_validate({"id": change_order_id, "coInfo": {"NOTES": "x"}})
+    [problem] = invalid_input_from(raised.value, "message body").problems
+    assert problem.field == "id"
+
+
 def test_an_empty_coinfo_is_refused():
     assert "at least one property" in next(iter(problems({}).values()))
 
@@ -62,6 +76,24 @@ def test_the_wait_is_read_from_the_429_message():
         429, json={"Message": "API rate limit exceeded: 500 requests per hour. Try again in 1234 seconds."}
     )
     assert wait_from_message(answer) == 1234.0
+
+
+@pytest.mark.parametrize(
+    ("message", "wait"),
+    [
+        ("API rate limit exceeded: 500 requests per hour. Try again in 1234 seconds.", 1234),
+        ("Rate limit of 10000 calls per day reached. Please retry after 3 minutes.", 180),
+        ("Too many requests (50000/week). Quota resets in 1 hour 20 minutes.", 4800),
+        ("Quota exceeded; resets in 02:00:05", 7205),
+        ("You have used your monthly allowance of 200000 requests.", 31 * 86400),
+        ("Limit: 10000 requests per day.", 86400),
+        ("Slow down!", 3600),
+        ("", 3600),
+    ],
+    ids=["seconds", "minutes", "sum", "clock", "monthly", "per-day", "unknown", "empty"],
+)
+def test_a_429_s_wait_is_read_from_any_wording_else_the_window_it_names_else_an_hour(message, wait):
+    assert wait_from_message(httpx.Response(429, json={"Message": message})) == wait
 
 
 class FakeConstructionOnline:

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.deadline import Deadline
 from connectors.failures import FailureClass, rate_limited, transient, unknown_outcome, vendor_rejected
@@ -289,3 +290,24 @@ def test_a_redelivered_command_without_the_parent_codes_is_sent_since_it_cannot_
 def test_look_first_needs_one_flag_per_command():
     with pytest.raises(ValueError, match="look_first"):
         run([coded("a"), coded("b")], FakePrime(), look_first=[True])
+
+
+@pytest.mark.parametrize(
+    "given", ["2024-05-01T00:00:00", "2024-05-01T00:00:00Z", "2024-05-01T08:00:00.5+02:00", "2024-05-01T08:00:00-0500"]
+)
+def test_a_period_applied_date_goes_out_as_given_with_or_without_an_offset(given):
+    sov = ChangeOrderSov.model_validate(
+        {**coded("a").items[0].model_dump(exclude_none=True), "periodAppliedDate": given}
+    )
+    assert sov.wire()["periodAppliedDate"] == given  # no zone invented for a date-time Oracle's way
+
+
+@pytest.mark.parametrize("given", ["2024-05-01", "2024-02-30T00:00:00", "2024-05-01 00:00:00", "yesterday"])
+def test_a_period_applied_date_that_is_not_a_real_date_time_is_invalid_input(given):
+    with pytest.raises(ValidationError) as raised:
+        with_period_applied_date(given)
+    assert raised.value.errors()[0]["loc"] == ("periodAppliedDate",)
+
+
+def with_period_applied_date(given: str) -> ChangeOrderSov:
+    return ChangeOrderSov.model_validate({**coded("a").items[0].wire(), "periodAppliedDate": given})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 from devkit.sandbox.constructiononline.config import ConstructionOnlineConfig
@@ -12,12 +13,12 @@ _PERIODS: Final = (("hourly", "hour"), ("daily", "day"), ("weekly", "week"), ("m
 
 
 def count_request(
-    limiter: FixedWindowLimiter, api_key: str, config: ConstructionOnlineConfig, now: float
+    limiter: FixedWindowLimiter, api_key: str, config: ConstructionOnlineConfig, now: float, refusals: int = 0
 ) -> str | None:
     """Count one request against every window of ``api_key``; the 429 message when any is exceeded, else None.
 
     When several windows are exceeded the message names the one that reopens last: waiting for it is the
-    only wait that helps.
+    only wait that helps. ``refusals`` (how many 429s came before) picks the wording when they vary.
     """
     blocking: list[tuple[int, int, str, int]] = []
     for period, unit in _PERIODS:
@@ -29,4 +30,19 @@ def count_request(
     if not blocking:
         return None
     wait, _, unit, limit_count = max(blocking)
-    return f"API rate limit exceeded: {limit_count} requests per {unit}. Try again in {wait} seconds."
+    wordings = {"documented": 1, "varied": 3, "any": 4}[config.limit_wordings]
+    return limit_message(refusals % wordings, limit_count, unit, wait)
+
+
+def limit_message(wording: int, limit: int, unit: str, wait: int) -> str:
+    """A 429's message in one of four wordings; the last states no wait, only the window."""
+    if wording == 1:
+        return f"Rate limit of {limit} calls per {unit} reached. Please retry after {math.ceil(wait / 60)} minute(s)."
+    if wording == 2:
+        hours, rest = divmod(wait, 3600)
+        resets = f"{hours:02}:{rest // 60:02}:{rest % 60:02}"
+        return f"Too many requests for this API key ({limit}/{unit}). Quota resets in {resets}."
+    if wording == 3:
+        adverb = "daily" if unit == "day" else f"{unit}ly"
+        return f"Your {adverb} quota of {limit} requests is used up."
+    return f"API rate limit exceeded: {limit} requests per {unit}. Try again in {wait} seconds."

@@ -77,6 +77,7 @@ class _State:
     accounts: AccountRegistry = field(default_factory=AccountRegistry)
     limiter: FixedWindowLimiter = field(default_factory=FixedWindowLimiter)
     change_orders: ChangeOrderStore = field(default_factory=ChangeOrderStore)
+    refusals: int = 0  # 429s answered, which rotates their wording when it varies
 
 
 class ConstructionOnlineVendor:
@@ -169,8 +170,11 @@ class ConstructionOnlineVendor:
         account = state.accounts.authenticate(request)
         if account is None:  # not attributable to a key: not counted
             return json_response(401, DENIED)
-        exceeded = count_request(state.limiter, account.api_key, state.config, time.time())
-        return json_response(429, {"Message": exceeded}) if exceeded is not None else None
+        exceeded = count_request(state.limiter, account.api_key, state.config, time.time(), state.refusals)
+        if exceeded is None:
+            return None
+        state.refusals += 1
+        return json_response(429, {"Message": exceeded})
 
     # --- control ---------------------------------------------------------------------------------------------
 

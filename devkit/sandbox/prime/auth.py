@@ -22,6 +22,33 @@ REQUEST_HEADERS: Final[Mapping[str, str]] = {
     "x-prime-region": REGION,
 }
 TENANT_HEADERS: Final[Mapping[str, str]] = {"x-prime-tenant-code": TENANT_CODE, **REQUEST_HEADERS}
+# The token service's two documented reply shapes, and the headers calls then carry.
+CURRENT_SHAPE: Final = "current"
+OLDER_SHAPE: Final = "older"
+TOKEN_SHAPES: Final = (CURRENT_SHAPE, OLDER_SHAPE)
+# Older pages (the data-service reference guide): no requestHeaders and no primeTenantCode; calls carry the tenant
+# and the identity app from primeTenant and primeIdentityApp.
+OLDER_TENANT_HEADERS: Final[Mapping[str, str]] = {"x-prime-tenant": TENANT, "x-prime-identity-app": IDENTITY_APP}
+
+
+def token_reply(shape: str, token: str, lifetime: int, username: str) -> dict[str, object]:
+    """The token service's 200 body in ``shape``: the current one, or the older one without ``requestHeaders``."""
+    if shape == OLDER_SHAPE:
+        return {
+            "accessToken": token,
+            "expiresIn": lifetime,
+            "primeTenant": TENANT,
+            "primeIdentityApp": IDENTITY_APP,
+            "userName": username,
+        }
+    return {
+        "access_token": token,
+        "accessToken": token,  # deprecated name, still sent
+        "token_type": "Bearer",
+        "expiresIn": lifetime,
+        "primeTenantCode": TENANT_CODE,
+        "requestHeaders": dict(REQUEST_HEADERS),
+    }
 
 
 def scope_is_valid(request: Request) -> bool:
@@ -46,9 +73,9 @@ def scope_is_valid(request: Request) -> bool:
     )
 
 
-def tenant_header_problem(request: Request) -> str | None:
-    """The name of the first tenant header that is missing or wrong, or None when all are right."""
-    for name, expected in TENANT_HEADERS.items():
+def tenant_header_problem(request: Request, shape: str = CURRENT_SHAPE) -> str | None:
+    """The name of the first tenant header the token's ``shape`` hands out that is missing or wrong, or None."""
+    for name, expected in (OLDER_TENANT_HEADERS if shape == OLDER_SHAPE else TENANT_HEADERS).items():
         if request.header(name) != expected:
             return name
     return None

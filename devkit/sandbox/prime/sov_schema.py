@@ -28,8 +28,9 @@ _COST_SUFFIXES: Final = (
 )
 COST_FIELDS: Final = frozenset(stem + suffix for stem in _COST_STEMS for suffix in _COST_SUFFIXES)
 
-# RFC 3339 (OpenAPI's date-time), also taking an offset without its colon as Java parsers do.
-_DATE_TIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})")
+# RFC 3339 (OpenAPI's date-time), also taking an offset without its colon as Java parsers do, or no offset at all
+# as Oracle's own examples write them (2024-05-01T00:00:00).
+_DATE_TIME_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})?")
 
 Check = Callable[[object], bool]
 
@@ -47,7 +48,7 @@ def is_number(value: object) -> bool:
 
 
 def is_date_time(value: object) -> bool:
-    """An RFC 3339 date-time with an offset, naming a real moment."""
+    """An RFC 3339 date-time, with or without an offset, naming a real date and time."""
     if not isinstance(value, str) or not _DATE_TIME_RE.fullmatch(value):
         return False
     try:

@@ -24,12 +24,13 @@ from devkit.sandbox.messages import (
 from devkit.sandbox.prime.auth import (
     BUILTIN_PASSWORD,
     BUILTIN_USERNAME,
-    IDENTITY_APP,
-    REQUEST_HEADERS,
+    CURRENT_SHAPE,
     TENANT,
     TENANT_CODE,
+    TOKEN_SHAPES,
     scope_is_valid,
     tenant_header_problem,
+    token_reply,
 )
 from devkit.sandbox.prime.config import PrimeConfig, patched_prime_config
 from devkit.sandbox.prime.exact_json import dumps_exact, loads_exact
@@ -93,6 +94,7 @@ class _State:
     tokens: TokenRegistry = field(default_factory=lambda: TokenRegistry(BUILTIN_USERNAME, BUILTIN_PASSWORD))
     limiter: FixedWindowLimiter = field(default_factory=FixedWindowLimiter)
     sovs: SovStore = field(default_factory=SovStore)
+    token_shapes: dict[str, str] = field(default_factory=dict)  # per user (a connection); absent: current
 
 
 class PrimeVendor:
@@ -166,17 +168,8 @@ class PrimeVendor:
                 return json_response(400, {"error": "unsupported_grant_type"})
             lifetime = state.config.token_lifetime_seconds
             token = state.tokens.issue(credentials[0], time.time(), lifetime)
-        body = {
-            "accessToken": token,  # deprecated name, still sent
-            "access_token": token,
-            "token_type": "Bearer",
-            "expiresIn": lifetime,
-            "primeTenant": TENANT,
-            "primeTenantCode": TENANT_CODE,
-            "primeIdentityApp": IDENTITY_APP,
-            "userName": credentials[0],
-            "requestHeaders": dict(REQUEST_HEADERS),
-        }
+            shape = state.token_shapes.get(credentials[0], CURRENT_SHAPE)
+        body = token_reply(shape, token, lifetime, credentials[0])
         return json_response(200, body, {"Cache-Control": "no-store"})
 
     @staticmethod
@@ -189,7 +182,7 @@ class PrimeVendor:
         verdict = state.limiter.hit(issued.owner, [WindowLimit("second", state.config.requests_per_second, 1)], now)
         if not issued.valid_at(now):
             return _oracle_error(401, "Unauthorized")
-        if (missing := tenant_header_problem(request)) is not None:
+        if (missing := tenant_header_problem(request, state.token_shapes.get(issued.owner, CURRENT_SHAPE))) is not None:
             return _oracle_error(401, f"Unauthorized: header {missing} is missing or has a wrong value")
         if not verdict.allowed:
             return text_response(429, RATE_LIMITED_TEXT)
@@ -244,9 +237,13 @@ class PrimeVendor:
             raise BadRequest("username and password must be non-empty strings")
         if ":" in username:
             raise BadRequest("username cannot contain ':' (Basic credentials split on the first one)")
+        shape = body.get("token_shape", CURRENT_SHAPE)
+        if shape not in TOKEN_SHAPES:
+            raise BadRequest(f"token_shape must be one of {', '.join(TOKEN_SHAPES)}")
         with self._lock:
             self._state.tokens.register(username, password)
-        return json_response(201, {"username": username})
+            self._state.token_shapes[username] = str(shape)
+        return json_response(201, {"username": username, "token_shape": shape})
 
     def _expire_tokens(self, request: Request) -> Response:
         with self._lock:

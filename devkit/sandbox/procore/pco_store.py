@@ -68,7 +68,8 @@ class PcoStore:
     def apply(self, scope: SyncScope, attributes: Mapping[str, object], now: str) -> dict[str, object]:
         """Create or update one PCO from validated attributes and return a copy of it.
 
-        Raises ItemRejected for an unknown ``id`` or an ``origin_id`` taken by another PCO of the company.
+        Raises ItemRejected for an unknown ``id`` or an ``origin_id`` taken by another PCO of the company (one of
+        another project included: ``origin_id`` is unique within a company).
         """
         pcos = self._pcos.setdefault(scope.company_id, {})
         origins = self._origins.setdefault(scope.company_id, {})
@@ -83,6 +84,9 @@ class PcoStore:
             target_id = pco_id
         elif isinstance(origin_id, str) and origin_id in origins:
             target_id = origins[origin_id]
+            if pcos[target_id]["project_id"] != scope.project_id:
+                # origin_id is unique within the company: another project's PCO is not updated from here.
+                raise ItemRejected("origin_id", "has already been taken")
         else:
             target_id = self._next_id
             self._next_id += _ID_STEP

@@ -209,7 +209,11 @@ class ProcoreVendor:
     @staticmethod
     def _sync_request(request: Request) -> tuple[SyncScope, list[object]]:
         """Check the company header, the query and the body shape, in that order (raises _Rejected)."""
-        company_id = _id_value(request.header("procore-company-id"))
+        header = request.header("procore-company-id")
+        if header is None:
+            # Procore's words; its status is not documented, and a missing required header is a bad request.
+            raise _Rejected(400, "Missing Procore-Company-Id header!")
+        company_id = _id_value(header)
         if company_id is None:
             raise _Rejected(404, "Company not found")
         ids: dict[str, int] = {}

@@ -18,8 +18,15 @@ from connectors.models.exact_json import loads_exact
 # IIS, which serves this API, refuses query strings over 2048 bytes by default; stay under it rather than
 # have an update cut short.
 MAX_QUERY_LENGTH = 2048
-_WAIT = re.compile(r"(\d+)\s*(second|minute|hour)", re.IGNORECASE)
-_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
+# The vendor's four windows (per API key), in seconds; a month counted as 31 days, the longest it can be.
+_WINDOW_SECONDS = {"hour": 3600, "day": 86_400, "week": 604_800, "month": 31 * 86_400}
+_UNIT_SECONDS = {"second": 1, "sec": 1, "minute": 60, "min": 60, **_WINDOW_SECONDS}
+# "in 120 seconds", "after 2 minutes", "1 hour 20 minutes": every number with its unit adds up to the wait.
+_DURATION = re.compile(r"(\d+)\s*(seconds?|secs?|minutes?|mins?|hours?|days?|weeks?|months?)\b", re.IGNORECASE)
+# "resets in 01:20:00"
+_CLOCK = re.compile(r"\b(\d{1,2}):(\d{2}):(\d{2})\b")
+# The window a message names without a wait: "500 requests per hour", "daily limit", "monthly quota".
+_WINDOW = re.compile(r"\b(?:per\s+(hour|day|week|month)|(hour|dai|week|month)ly)\b", re.IGNORECASE)
 
 
 class ChangeOrderClient(Protocol):
@@ -41,10 +48,24 @@ def update_url(base_url: str, change_order_id: int, co_info: CoInfo) -> str:
     return f"{base_url.rstrip('/')}/api/ChangeOrders/{change_order_id}?{query}"
 
 
-def wait_from_message(response: httpx.Response) -> float | None:
-    """Seconds to wait from a 429 whose body says which limit was hit and for how long."""
-    found = _WAIT.search(response.text)
-    return float(found[1]) * _UNIT_SECONDS[found[2].lower()] if found else None
+def wait_from_message(response: httpx.Response) -> float:
+    """Seconds to wait after a 429, read from its body, whose wording the vendor does not document.
+
+    The wait it states (``Try again in 120 seconds``, ``retry after 2 minutes``, ``resets in 01:20:00``); else the
+    whole window it names (``500 requests per day``: a day); else an hour, the shortest window. Never shorter:
+    a guess too short only collects more refusals, each counted against the key.
+    """
+    text = response.text
+    durations = _DURATION.findall(text)
+    if durations:
+        return float(sum(int(number) * _UNIT_SECONDS[unit.lower().rstrip("s")] for number, unit in durations))
+    if clock := _CLOCK.search(text):
+        hours, minutes, seconds = (int(part) for part in clock.groups())
+        return float(hours * 3600 + minutes * 60 + seconds)
+    if window := _WINDOW.search(text):
+        named = (window[1] or window[2]).lower()
+        return float(_WINDOW_SECONDS["day" if named == "dai" else named])
+    return float(_WINDOW_SECONDS["hour"])
 
 
 class ConstructionOnlineClient:

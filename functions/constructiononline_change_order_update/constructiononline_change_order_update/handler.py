@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from connectors.deadline import Deadline
 from connectors.entry import Attempt, handle_event
 from connectors.failures import ConnectorError, invalid_input
-from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
+from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, Int32Id
 from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInfo
 from connectors.models.errors import invalid_input_from, invalid_json
 from connectors.models.exact_json import JsonInputError, loads_exact
@@ -34,7 +34,7 @@ register_api_error_handlers(app)
 
 @app.put(ROUTE)
 def update_route(
-    change_order_id: Annotated[VendorId, Path()],
+    change_order_id: Annotated[Int32Id, Path()],
     coInfo: Annotated[str | None, Query()] = None,
     connection: Annotated[ConnectionName, Query()] = DEFAULT_CONNECTION,
 ) -> Response[Any]:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.deadline import Deadline
-from connectors.failures import transient, unknown_outcome
+from connectors.failures import misconfiguration, transient, unknown_outcome
 from connectors.http import VendorHttp, classify_refusal
 from connectors.models.exact_json import dumps_exact, loads_exact
 from connectors.models.prime import ChangeOrderSov
@@ -88,6 +88,12 @@ class PrimeClient:
         )
         # A create is not idempotent: a request that went out without an answer must not be resent blindly.
         response = self._http.send(request, deadline, auth=self._auth, idempotent=False)
+        if response.status_code == 404:
+            # The batch route exists on every Primavera Cloud host: a 404 means the connection names the wrong
+            # prefix, for the whole batch, not a refusal of its items one by one.
+            raise misconfiguration(
+                f"prime answered 404 for {self._url}: check the connection's api_path_prefix", vendor_status=404
+            )
         if not response.is_success:
             raise classify_refusal("prime", response)
         # Any other answer may still mean the items were created: they are looked up before anything is resent.

@@ -35,13 +35,32 @@ def prime_token_fetch(
         )
         # Current hosts answer access_token; older ones only accessToken.
         token = token_field("prime", body, "access_token", "accessToken")
-        tenant_headers = body.get("requestHeaders") or {}
-        if not isinstance(tenant_headers, dict):
-            raise misconfiguration("prime token endpoint answered requestHeaders that are not a JSON object")
-        headers = {str(k): str(v) for k, v in tenant_headers.items()}
-        headers["Authorization"] = f"Bearer {token}"
-        if body.get("primeTenantCode"):
-            headers["x-prime-tenant-code"] = str(body["primeTenantCode"])
+        headers = {**tenant_headers(body), "Authorization": f"Bearer {token}"}
         return headers, token_lifetime(body, "expiresIn", "expires_in")
 
     return fetch
+
+
+def tenant_headers(body: Mapping[str, object]) -> dict[str, str]:
+    """The headers every call carries, from a token reply in either documented shape.
+
+    Current: ``requestHeaders`` (x-prime-tenant, x-prime-identity-app, x-prime-region) and ``primeTenantCode``
+    (sent as x-prime-tenant-code). Older (the data-service reference guide): no ``requestHeaders``; calls carry
+    ``x-prime-tenant`` and ``x-prime-identity-app`` from ``primeTenant`` and ``primeIdentityApp``. A reply in
+    neither shape is a misconfiguration naming what is missing.
+    """
+    given = body.get("requestHeaders")
+    if given is not None:
+        if not isinstance(given, dict) or not all(isinstance(v, str | int) for v in given.values()):
+            raise misconfiguration("prime token endpoint answered requestHeaders that are not a JSON object of text")
+        headers = {str(name): str(value) for name, value in given.items()}
+        if body.get("primeTenantCode"):
+            headers["x-prime-tenant-code"] = str(body["primeTenantCode"])
+        return headers
+    tenant, identity_app = body.get("primeTenant"), body.get("primeIdentityApp")
+    if isinstance(tenant, str) and tenant and isinstance(identity_app, str) and identity_app:
+        return {"x-prime-tenant": tenant, "x-prime-identity-app": identity_app}
+    raise misconfiguration(
+        "prime token endpoint answered neither documented shape: no requestHeaders, and not both primeTenant and "
+        "primeIdentityApp; check the connection's base_url"
+    )

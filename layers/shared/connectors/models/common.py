@@ -50,3 +50,7 @@ def _exact_integer(value: Any) -> Any:
 # same integers): OpenAPI tools hold bounds as binary floats, and 2^63 is one they keep exact.
 VendorId = Annotated[int, Field(ge=1, lt=INT64_MAX + 1), BeforeValidator(_exact_integer)]
 """A vendor's 64-bit id: exact integers only."""
+
+INT32_MAX = 2**31 - 1
+Int32Id = Annotated[int, Field(ge=1, le=INT32_MAX), BeforeValidator(_exact_integer)]
+"""A vendor's 32-bit id (ConstructionOnline binds ids to System.Int32): exact integers only."""

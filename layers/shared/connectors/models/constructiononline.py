@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, SecretStr, model_validator
 
-from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
+from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, Int32Id
 
 CONDITIONS = {"pending": 0, "approved": 1, "rejected": 2, "draft": 3}
 _DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
@@ -155,7 +155,7 @@ class ChangeOrderUpdateCommand(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     connection: ConnectionName = DEFAULT_CONNECTION
-    id: VendorId
+    id: Int32Id
     coInfo: CoInfo = Field(description="Properties to change")
 
 

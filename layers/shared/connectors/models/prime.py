@@ -49,7 +49,7 @@ def _real_moment(value: str) -> str:
     try:
         datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError("must be a real date and time (RFC 3339 with an offset)") from None
+        raise ValueError("must be a real date and time, such as 2024-05-01T00:00:00 (an offset is optional)") from None
     return value
 
 
@@ -132,7 +132,8 @@ class ChangeOrderSov(_RefusesFields):
     periodAppliedDate: (
         Annotated[
             str,
-            Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$"),
+            # Oracle's own examples write no offset (2024-05-01T00:00:00): sent as given, no zone invented.
+            Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"),
             AfterValidator(_real_moment),
         ]
         | None
