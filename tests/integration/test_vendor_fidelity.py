@@ -111,3 +111,53 @@ def test_procore_refuses_an_origin_id_of_another_project_per_item_and_the_functi
         {"origin_id": "erp-1", "title": "South", "errors": {"origin_id": ["has already been taken"]}}
     ]
     assert [entity["origin_id"] for entity in answer["entities"]] == ["erp-2"]
+
+
+PARENT = {
+    "workspaceCode": "WS",
+    "projectCode": "PRJ",
+    "changeOrderCode": "CO-1",
+    "associatedAgreementCode": "AG",
+    "changeOrderType": "CONTRACT",
+    "changeOrderLineItemCode": "LI-1",
+}
+
+# Valid for the function, refused by Oracle: a line item it does not hold.
+UNKNOWN_LINE_ITEM = 99_999
+
+
+def partial_batches(control, answer: str) -> None:
+    config = {"prime": {"partial_batches": answer, "known_line_item_ids": [40021]}}
+    control.post("/_sandbox/config", json=config).raise_for_status()
+
+
+def test_a_207_s_created_items_are_created_and_its_refused_item_rejected_alone(prime, control):
+    partial_batches(control, "multi_status")
+    items = [sov("Steel"), {**sov("Bad"), "changeOrderLineItemId": UNKNOWN_LINE_ITEM}, sov("Bolts")]
+    event = api_event("POST", PRIME_ROUTE, json.dumps(items), BEARER)
+
+    status, answer = reply(prime.invoke(event))
+
+    assert status == 422
+    assert [created["name"] for created in answer["partial"]["created"]] == ["Steel", "Bolts"]
+    assert [(r["index"], r["name"]) for r in answer["partial"]["rejected"]] == [(1, "Bad")]
+    assert len(vendor_requests(control, "prime", "prime.batch")) == 1  # nothing resent
+    assert [s["name"] for s in control.get("/_sandbox/prime/sovs").json()["sovs"]] == ["Steel", "Bolts"]
+
+
+def test_a_207_that_does_not_say_which_item_is_which_is_looked_up_and_the_created_never_resent(prime, control):
+    partial_batches(control, "multi_status_unattributed")
+    items = [{**sov("Steel"), **PARENT}, {**sov("Bad"), **PARENT, "changeOrderLineItemId": UNKNOWN_LINE_ITEM}]
+    event = api_event("POST", PRIME_ROUTE, json.dumps(items), BEARER)
+
+    status, answer = reply(prime.invoke(event))
+
+    # Steel was found by the look-up; Bad, not found, was sent once more alone and refused by its own 400.
+    assert status == 422
+    assert [created["name"] for created in answer["partial"]["created"]] == ["Steel"]
+    assert [(r["index"], r["name"]) for r in answer["partial"]["rejected"]] == [(1, "Bad")]
+    assert [[i["name"] for i in call["body"]] for call in vendor_requests(control, "prime", "prime.batch")] == [
+        ["Steel", "Bad"],
+        ["Bad"],
+    ]
+    assert [s["name"] for s in control.get("/_sandbox/prime/sovs").json()["sovs"]] == ["Steel"]

@@ -22,6 +22,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "requests_per_second": 55,
         "max_batch_size": 1000,
         "known_line_item_ids": None,
+        "partial_batches": "refuse",
     },
     "constructiononline": {
         "hourly_limit": 500,

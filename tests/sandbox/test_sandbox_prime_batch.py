@@ -304,6 +304,7 @@ def test_config_defaults(http: httpx.Client) -> None:
         "requests_per_second": 55,
         "max_batch_size": 1000,
         "known_line_item_ids": None,
+        "partial_batches": "refuse",
     }
 
 
@@ -367,3 +368,31 @@ def test_reset_forgets_sovs_config_and_starts_ids_over(http: httpx.Client) -> No
     assert stored(http) == []
     assert http.get("/_sandbox/config").json()["prime"]["max_batch_size"] == 1000
     assert exact(post_batch(http, [item("after")]))[0]["sovId"] == FIRST_SOV_ID
+
+
+def test_a_partial_batch_answers_207_per_item_when_configured(http: httpx.Client) -> None:
+    assert http.post("/_sandbox/config", json={"prime": {"partial_batches": "multi_status"}}).status_code == 200
+
+    response = post_batch(http, [item(name="good"), item(sovType="BOGUS"), item(name="also good")])
+
+    assert response.status_code == 207
+    answer = response.json()
+    assert [entry.get("name") for entry in answer] == ["good", None, "also good"]
+    assert answer[1]["status"] == 400 and "sovId" not in answer[1]
+    assert [sov["name"] for sov in http.get("/_sandbox/prime/sovs").json()["sovs"]] == ["good", "also good"]
+
+
+def test_a_partial_batch_can_answer_207_without_saying_which_item_is_which(http: httpx.Client) -> None:
+    patch = {"prime": {"partial_batches": "multi_status_unattributed"}}
+    assert http.post("/_sandbox/config", json=patch).status_code == 200
+
+    response = post_batch(http, [item(name="good"), item(sovType="BOGUS")])
+
+    assert response.status_code == 207 and isinstance(response.json(), dict)
+    assert [sov["name"] for sov in http.get("/_sandbox/prime/sovs").json()["sovs"]] == ["good"]
+
+
+def test_a_batch_with_no_valid_item_is_refused_whole_even_when_207_is_configured(http: httpx.Client) -> None:
+    assert http.post("/_sandbox/config", json={"prime": {"partial_batches": "multi_status"}}).status_code == 200
+
+    assert post_batch(http, [item(sovType="BOGUS")]).status_code == 400

@@ -10,6 +10,7 @@ from devkit.sandbox.config import ConfigError, patched, require_at_least
 from devkit.sandbox.prime.sov_schema import is_int64
 
 _SECTION = "prime"
+PARTIAL_BATCHES = ("refuse", "multi_status", "multi_status_unattributed")
 _LINE_ITEMS_KEY = "known_line_item_ids"
 
 
@@ -21,8 +22,14 @@ class PrimeConfig:
     requests_per_second: int = 55
     max_batch_size: int = 1000  # undocumented by Oracle, so configurable
     known_line_item_ids: tuple[int, ...] | None = None  # None: every changeOrderLineItemId exists
+    # A batch with some invalid items: "refuse" it whole (400, as Oracle documents the batch endpoints), or create
+    # the valid ones and answer 207 Multi-Status (Oracle lists it among its status codes): per item
+    # ("multi_status"), or without saying which item is which ("multi_status_unattributed").
+    partial_batches: str = "refuse"
 
     def __post_init__(self) -> None:
+        if self.partial_batches not in PARTIAL_BATCHES:
+            raise ConfigError(f"prime.partial_batches must be one of {', '.join(PARTIAL_BATCHES)}")
         require_at_least("prime.token_lifetime_seconds", self.token_lifetime_seconds, 0)
         require_at_least("prime.requests_per_second", self.requests_per_second, 0)
         require_at_least("prime.max_batch_size", self.max_batch_size, 1)

@@ -195,11 +195,19 @@ class PrimeVendor:
                 return refusal
             if request.media_type() != "application/json":
                 return _oracle_error(415, "Unsupported Media Type")
-            items = self._valid_items(request, state.config)
+            items = self._batch_items(request, state.config)
             if items is None:
                 return json_response(400, INVALID_INPUT)  # the whole batch, without saying which item
-            created = state.sovs.create(items)
-        return _exact_json_response(201, created)
+            valid = [is_valid_sov(item, state.config.known_line_item_ids) for item in items]
+            creatable = [item for item, ok in zip(items, valid, strict=True) if ok and isinstance(item, dict)]
+            if all(valid):
+                return _exact_json_response(201, state.sovs.create(creatable))
+            if state.config.partial_batches == "refuse" or not creatable:
+                return json_response(400, INVALID_INPUT)
+            created = iter(state.sovs.create(creatable))
+        if state.config.partial_batches == "multi_status_unattributed":
+            return json_response(207, {"status": 207, "message": "Some of the Change Order SOVs were not created."})
+        return _exact_json_response(207, [next(created) if ok else INVALID_INPUT for ok in valid])
 
     def _sovs_by_parent(self, request: Request) -> Response:
         codes = request.path_params
@@ -216,15 +224,13 @@ class PrimeVendor:
         return _exact_json_response(200, found)
 
     @staticmethod
-    def _valid_items(request: Request, config: PrimeConfig) -> list[dict[str, object]] | None:
-        """The batch's items when every one of them may be created; None rejects the whole batch."""
+    def _batch_items(request: Request, config: PrimeConfig) -> list[object] | None:
+        """The batch's items (each still to be validated); None when the body is not a batch at all."""
         try:
             items = loads_exact(request.body)
         except ValueError:
             return None
         if not isinstance(items, list) or not 1 <= len(items) <= config.max_batch_size:
-            return None
-        if not all(is_valid_sov(item, config.known_line_item_ids) for item in items):
             return None
         return items
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.deadline import Deadline
-from connectors.failures import misconfiguration, transient, unknown_outcome
+from connectors.failures import ConnectorError, misconfiguration, transient, unknown_outcome, vendor_rejected
 from connectors.http import VendorHttp, classify_refusal
 from connectors.models.exact_json import dumps_exact, loads_exact
 from connectors.models.prime import ChangeOrderSov
@@ -56,12 +56,33 @@ class SovParent:
         return _BY_PARENT_PATH.format(*(quote(code, safe="") for code in astuple(self)))
 
 
+ItemOutcome = dict[str, Any] | ConnectorError
+"""One item of a batch create: Oracle's created object, or why it alone was refused (a 207's item)."""
+
+
 class SovBatchClient(Protocol):
     """What the operation needs from Primavera Cloud (the real client, or a fake in unit tests)."""
 
-    def create(self, items: Sequence[ChangeOrderSov], deadline: Deadline) -> list[dict[str, Any]]: ...
+    def create(self, items: Sequence[ChangeOrderSov], deadline: Deadline) -> list[ItemOutcome]: ...
 
     def under_parent(self, parent: SovParent, deadline: Deadline) -> list[dict[str, Any]]: ...
+
+
+def _multi_status(answer: object, sent: int) -> list[ItemOutcome]:
+    """A 207's items: one entry per item sent, in order, each a created SOV or an error with its 4xx status."""
+    if not isinstance(answer, list) or len(answer) != sent or not all(isinstance(entry, dict) for entry in answer):
+        raise unknown_outcome("prime answered 207 without saying which item was created")
+    outcomes: list[ItemOutcome] = []
+    for entry in answer:
+        status = entry.get("status")
+        if entry.get("sovId") is not None:
+            outcomes.append(entry)
+        elif isinstance(status, int) and 400 <= status < 500:
+            message = entry.get("message")
+            outcomes.append(vendor_rejected(f"prime: {message if isinstance(message, str) else status}", status))
+        else:
+            raise unknown_outcome("prime answered 207 with an item that is neither created nor refused")
+    return outcomes
 
 
 class PrimeClient:
@@ -74,11 +95,13 @@ class PrimeClient:
         self._sovs_url = batch_url.removesuffix("/batch")
         self._auth = auth
 
-    def create(self, items: Sequence[ChangeOrderSov], deadline: Deadline) -> list[dict[str, Any]]:
-        """Create ``items``; return Oracle's created objects (with ``sovId``), one per item, in order.
+    def create(self, items: Sequence[ChangeOrderSov], deadline: Deadline) -> list[ItemOutcome]:
+        """Create ``items``; per item, in order, Oracle's created object (with ``sovId``) or why it was refused.
 
         A 400 rejects the whole batch (Oracle does not say which item): it raises a vendor-rejected failure
-        and the caller splits the batch to find the bad item.
+        and the caller splits the batch to find the bad item. A 207 Multi-Status created some: each item's
+        outcome comes from its own entry, and one that cannot be told apart makes the whole answer an unknown
+        outcome, so that what was created is looked up, never sent again.
         """
         request = httpx.Request(
             "POST",
@@ -98,16 +121,18 @@ class PrimeClient:
             raise classify_refusal("prime", response)
         # Any other answer may still mean the items were created: they are looked up before anything is resent.
         try:
-            created = loads_exact(response.content) if response.status_code in (200, 201) else None
+            created = loads_exact(response.content) if response.status_code in (200, 201, 207) else None
         except ValueError:
             created = None
+        if response.status_code == 207:
+            return _multi_status(created, len(items))
         if (
             not isinstance(created, list)
             or len(created) != len(items)
             or not all(isinstance(sov, dict) for sov in created)
         ):
             raise unknown_outcome(f"prime answered {response.status_code} but not with one object per item sent")
-        return created
+        return list(created)
 
     def under_parent(self, parent: SovParent, deadline: Deadline) -> list[dict[str, Any]]:
         """Every SOV of ``parent``'s line item as Oracle stores it (money exact); [] when it has none.

@@ -178,7 +178,11 @@ def _send(batch: list[_Item], run: _Run, *, may_reconcile: bool) -> None:
             run.failed(batch, failure)
         return
     for item, answer in zip(batch, created, strict=True):
-        if answer.get("changeOrderLineItemId") != item.sov.changeOrderLineItemId or answer.get("name") != item.sov.name:
+        if isinstance(answer, ConnectorError):  # refused alone, inside a 207: the others stand
+            run.results[item.owner].rejected.append(Rejected(item.index, item.sov.name, answer.message))
+        elif (
+            answer.get("changeOrderLineItemId") != item.sov.changeOrderLineItemId or answer.get("name") != item.sov.name
+        ):
             # Oracle does not document the order of its answer; if it differs, the outcome cannot be attributed.
             run.results[item.owner].failures.append(
                 unknown_outcome("prime created the batch but its answer does not line up with the items sent")
