@@ -573,6 +573,18 @@ def test_varied_wordings_rotate_and_each_one_s_wait_is_understood_by_the_functio
     assert all(7190 <= wait <= 7260 for wait in waits[:3]) and waits[3] == 86_400
 
 
+def test_an_injected_429_says_how_long_to_wait_as_the_vendor_s_do(co) -> None:
+    co.http.post("/_sandbox/config", json={"constructiononline": {"limit_wordings": "varied"}})
+    for _ in range(3):
+        add_fault(co.http, route="constructiononline.update", kind="status", status=429, count=1)
+
+    refusals = [co.put(SEEDED, {"NOTES": "x"}) for _ in range(3)]
+
+    assert [refusal.status_code for refusal in refusals] == [429] * 3
+    assert len({refusal.json()["Message"] for refusal in refusals}) == 3
+    assert [wait_from_message(refusal) for refusal in refusals] == [1, 1, 1]
+
+
 def test_an_unknown_wording_setting_is_refused(co) -> None:
     response = co.http.post("/_sandbox/config", json={"constructiononline": {"limit_wordings": "poetic"}})
     assert response.status_code == 400 and "limit_wordings" in response.text

@@ -8,6 +8,8 @@ from typing import Final
 from devkit.sandbox.constructiononline.config import ConstructionOnlineConfig
 from devkit.sandbox.ratelimit import FixedWindowLimiter, WindowLimit
 
+# How many of ``limit_message``'s wordings each ``limit_wordings`` setting rotates through.
+_WORDINGS: Final = {"documented": 1, "varied": 3, "any": 4}
 # Config prefix and the unit the 429 message names.
 _PERIODS: Final = (("hourly", "hour"), ("daily", "day"), ("weekly", "week"), ("monthly", "month"))
 
@@ -30,14 +32,19 @@ def count_request(
     if not blocking:
         return None
     wait, _, unit, limit_count = max(blocking)
-    wordings = {"documented": 1, "varied": 3, "any": 4}[config.limit_wordings]
-    return limit_message(refusals % wordings, limit_count, unit, wait)
+    return limit_message(refusals % _WORDINGS[config.limit_wordings], limit_count, unit, wait)
+
+
+def injected_limit_message(config: ConstructionOnlineConfig, refusals: int) -> str:
+    """The message of a 429 a fault injects: the hourly window's, with a wait of one second."""
+    return limit_message(refusals % _WORDINGS[config.limit_wordings], config.hourly_limit, "hour", 1)
 
 
 def limit_message(wording: int, limit: int, unit: str, wait: int) -> str:
     """A 429's message in one of four wordings; the last states no wait, only the window."""
     if wording == 1:
-        return f"Rate limit of {limit} calls per {unit} reached. Please retry after {math.ceil(wait / 60)} minute(s)."
+        after = f"{math.ceil(wait / 60)} minute(s)" if wait >= 60 else f"{wait} second(s)"
+        return f"Rate limit of {limit} calls per {unit} reached. Please retry after {after}."
     if wording == 2:
         hours, rest = divmod(wait, 3600)
         resets = f"{hours:02}:{rest // 60:02}:{rest % 60:02}"

@@ -16,7 +16,7 @@ from devkit.sandbox.config import patched
 from devkit.sandbox.constructiononline.accounts import Account, AccountRegistry
 from devkit.sandbox.constructiononline.co_info import InvalidCoInfo, parse_co_info
 from devkit.sandbox.constructiononline.config import ConstructionOnlineConfig
-from devkit.sandbox.constructiononline.limits import count_request
+from devkit.sandbox.constructiononline.limits import count_request, injected_limit_message
 from devkit.sandbox.constructiononline.store import FIELDS, ChangeOrderStore
 from devkit.sandbox.messages import BadRequest, Request, Response, json_object_body, json_response
 from devkit.sandbox.ratelimit import FixedWindowLimiter
@@ -128,7 +128,13 @@ class ConstructionOnlineVendor:
         return commit
 
     def fault_response(self, status: int) -> Response:
-        """ASP.NET Web API's generic error body."""
+        """ASP.NET Web API's generic error body; a 429 says, as the vendor's always do, how long to wait (1 s)."""
+        if status == 429:
+            with self._lock:
+                state = self._state
+                state.refusals += 1
+                message = injected_limit_message(state.config, state.refusals)
+            return json_response(429, {"Message": message})
         return json_response(status, {"Message": "An error has occurred."})
 
     # --- API -------------------------------------------------------------------------------------------------
