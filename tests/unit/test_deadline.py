@@ -24,8 +24,8 @@ def test_an_api_request_keeps_the_fixed_reserve():
     assert Deadline.from_context(Context(30_000)).remaining() == pytest.approx(30 - RESERVE_SECONDS, abs=0.1)
 
 
-def test_a_batch_keeps_a_quarter_of_the_invocation_for_its_wrap_up():
-    assert Deadline.for_batch(Context(30_000)).remaining() == pytest.approx(22.5, abs=0.1)
+def test_a_batch_keeps_its_share_of_the_invocation_for_its_wrap_up():
+    assert Deadline.for_batch(Context(30_000)).remaining() == pytest.approx(21, abs=0.1)
 
 
 def test_a_batch_near_its_end_still_keeps_at_least_the_fixed_reserve():

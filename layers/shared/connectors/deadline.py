@@ -16,14 +16,15 @@ class HasRemainingTime(Protocol):
 
 # Time kept back for answering, dead-lettering and flushing logs after the last vendor call.
 RESERVE_SECONDS = 2.0
-# An SQS batch's wrap-up writes to DynamoDB and SQS for every record (marks, settles, waits, dead letters): it
+# An SQS batch's wrap-up writes to DynamoDB and SQS for every record (releases, settles, waits, dead letters): it
 # keeps this share of the invocation, so that a slow dependency delays it rather than timing the batch out.
-BATCH_WRAP_UP_SHARE = 0.25
-# Claiming a batch's records may take this share of its vendor-work time, and holding their objects half of what
-# is left then, so that a slow table still leaves time to deliver what was claimed and held (and, in the wrap-up,
-# about as long again to settle and release it); records not claimed or held by then are retried soon.
-CLAIM_SHARE = 0.25
-HOLD_SHARE = 0.5
+BATCH_WRAP_UP_SHARE = 0.3
+# Claiming a batch's records may take this share of its vendor-work time, and holding their objects a quarter of
+# what is left then (about as long again), so that against a slow table the releases and settles, which take
+# about as long as the claims and holds did, still fit the wrap-up's share; records not claimed or held by then
+# are retried soon.
+CLAIM_SHARE = 0.2
+HOLD_SHARE = 0.25
 OUT_OF_TIME = "this invocation ran out of time before the record's turn; retrying"
 OUT_OF_TIME_RETRY_SECONDS = 1.0
 
