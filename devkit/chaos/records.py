@@ -92,8 +92,8 @@ def procore_record(token: str, index: int, invalid: bool) -> str:
 PRIME_OLDER_SHAPE_CONNECTION = "older-shape"
 
 
-def prime_record(token: str, index: int, invalid: bool) -> str:
-    """A change-order SOV batch command with one item whose name is the token (odd ones on the older-token user)."""
+def prime_record(token: str, index: int, invalid: bool, connection: str = "default") -> str:
+    """A change-order SOV batch command on ``connection`` with one item whose name is the token."""
     item = {
         "changeOrderLineItemId": 40_000 + index % 50,
         "name": token,
@@ -106,8 +106,12 @@ def prime_record(token: str, index: int, invalid: bool) -> str:
         "changeOrderType": "CONTRACT",
         "changeOrderLineItemCode": f"LI-{index % 50}",
     }
-    connection = PRIME_OLDER_SHAPE_CONNECTION if index % 2 else "default"
     return json.dumps({"connection": connection, "items": [item]})
+
+
+def chaos_prime_record(token: str, index: int, invalid: bool) -> str:
+    """``prime_record``, the odd ones on the connection whose token replies come in the older shape."""
+    return prime_record(token, index, invalid, PRIME_OLDER_SHAPE_CONNECTION if index % 2 else "default")
 
 
 def constructiononline_record(token: str, index: int, invalid: bool) -> str:

@@ -6,8 +6,8 @@ from typing import cast
 
 import pytest
 
-from connectors.deadline import OUT_OF_TIME_RETRY_SECONDS, RESERVE_SECONDS, Deadline
-from connectors.failures import ConnectorError
+from connectors.deadline import RESERVE_SECONDS, Deadline
+from connectors.failures import OUT_OF_TIME_RETRY_SECONDS, ConnectorError, FailureClass
 from connectors.idempotency import Claim, RecordLedger, SettlingStore, claim_failure
 from connectors.order import Edit, ObjectMarks, deliver_in_order
 
@@ -54,7 +54,8 @@ def test_with_no_time_left_no_object_is_held_and_nothing_is_sent():
         ["a", "b"], [Decimal(1), Decimal(2)], OneEdit(), marks, Deadline.in_seconds(-1), process
     )
 
-    assert all(isinstance(o, ConnectorError) and o.failure.value == "transient" for o in outcomes)
+    # Not failed, not tried: back in a second, like a record waiting for a vendor's window.
+    assert all(isinstance(o, ConnectorError) and o.failure is FailureClass.RATE_LIMITED for o in outcomes)
     assert len(outcomes) == 2
 
 
@@ -65,7 +66,8 @@ def test_records_whose_turn_comes_after_the_claim_deadline_are_not_claimed_and_a
 
     assert claims == [Claim.LATE, Claim.LATE]
     failure = claim_failure(Claim.LATE)
-    assert failure is not None and failure.retryable and failure.retry_after == OUT_OF_TIME_RETRY_SECONDS
+    assert failure is not None and failure.failure is FailureClass.RATE_LIMITED
+    assert failure.retry_after == OUT_OF_TIME_RETRY_SECONDS
 
 
 def test_a_share_of_a_deadline_ends_that_far_along():

@@ -25,8 +25,6 @@ BATCH_WRAP_UP_SHARE = 0.3
 # are retried soon.
 CLAIM_SHARE = 0.2
 HOLD_SHARE = 0.25
-OUT_OF_TIME = "this invocation ran out of time before the record's turn; retrying"
-OUT_OF_TIME_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)

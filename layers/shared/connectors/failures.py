@@ -113,6 +113,23 @@ def rate_limited(message: str, retry_after: float, vendor_status: int | None = 4
     return ConnectorError(FailureClass.RATE_LIMITED, message, vendor_status=vendor_status, retry_after=retry_after)
 
 
+OUT_OF_TIME_RETRY_SECONDS = 1.0
+
+
+def out_of_time() -> ConnectorError:
+    """A record not tried because the invocation's time for it ran out (a slow table took it).
+
+    Rate-limited, not transient: nothing failed, the capacity that ran out was the invocation's, as a vendor's
+    window runs out. So it comes back in a second, with no backoff, no retry budget spent, and is never
+    dead-lettered for waiting.
+    """
+    return rate_limited(
+        "this invocation ran out of time before the record's turn; retrying",
+        retry_after=OUT_OF_TIME_RETRY_SECONDS,
+        vendor_status=None,
+    )
+
+
 def transient(
     message: str, vendor_status: int | None = None, retry_after: float | None = None, api_status: int = 502
 ) -> ConnectorError:

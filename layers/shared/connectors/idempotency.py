@@ -35,12 +35,13 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.deadline import OUT_OF_TIME, OUT_OF_TIME_RETRY_SECONDS, Deadline
+from connectors.deadline import Deadline
 from connectors.failures import (
     UNAVAILABLE_RETRY_SECONDS,
     ConnectorError,
     FieldProblem,
     invalid_input,
+    out_of_time,
     transient,
 )
 from connectors.observability import aws_error_name, logger
@@ -314,5 +315,5 @@ def claim_failure(claim: Claim) -> ConnectorError | None:
     if claim is Claim.UNAVAILABLE:
         return transient("the idempotency table could not be reached")
     if claim is Claim.LATE:
-        return transient(OUT_OF_TIME, retry_after=OUT_OF_TIME_RETRY_SECONDS)
+        return out_of_time()
     return None

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.deadline import HOLD_SHARE, OUT_OF_TIME, OUT_OF_TIME_RETRY_SECONDS, Deadline
-from connectors.failures import ConnectorError, FieldProblem, invalid_input, transient
+from connectors.deadline import HOLD_SHARE, Deadline
+from connectors.failures import ConnectorError, FieldProblem, invalid_input, out_of_time, transient
 from connectors.observability import aws_error_name, logger, metrics
 
 VERSION_ATTRIBUTE = "Change-Order-Version"
@@ -264,7 +264,7 @@ def _hold_all(
     def take(key: str) -> Hold | ConnectorError:
         if hold_by.remaining() <= 0:
             # A slow table took the time for holding: what is not held yet waits for the next attempt.
-            return transient(OUT_OF_TIME, retry_after=OUT_OF_TIME_RETRY_SECONDS)
+            return out_of_time()
         try:
             # Every lease ends together, with the vendor work, however late it was taken.
             hold = marks.hold(key, lease_seconds - (time.monotonic() - started))
