@@ -78,3 +78,11 @@ def test_a_body_labelled_as_not_json_is_refused_with_the_shared_error_model(api)
 
     assert response.status_code == 415
     assert "header.Content-Type" in problems(response)
+
+
+def test_a_path_parameter_no_route_pattern_takes_is_invalid_input_naming_the_path(api):
+    # The fuzzer's id had a control character: the resolver found no route and answered its own 404.
+    response = api.put("/constructiononline/api/ChangeOrders/Q%03x", json={"NOTES": "x"})
+
+    assert response.status_code == 400
+    assert "matches no route" in problems(response)["path"]

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse, PartialItemFailures
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
@@ -101,6 +102,13 @@ def register_api_error_handlers(app: APIGatewayRestResolver) -> None:
     def _connector_failure(error: ConnectorError) -> Response[str]:
         log_failure(error)
         return error_response(error)
+
+    @app.not_found
+    def _no_route(error: NotFoundError) -> Response[str]:
+        # API Gateway sends only its own resources here, so a path no route matches holds a path parameter the
+        # routes' patterns refuse (a control character, say): the caller's input, named, not echoed.
+        message = "the path matches no route: a path parameter holds characters it cannot"
+        return error_response(invalid_input(message, [FieldProblem("path", message)]))
 
 
 def handle_api_event(
