@@ -115,7 +115,8 @@ class PrimeClient:
             # The batch route exists on every Primavera Cloud host: a 404 means the connection names the wrong
             # prefix, for the whole batch, not a refusal of its items one by one.
             raise misconfiguration(
-                f"prime answered 404 for {self._url}: check the connection's api_path_prefix", vendor_status=404
+                f"prime answered 404 for {httpx.URL(self._url).path}: check the connection's api_path_prefix",
+                vendor_status=404,
             )
         if not response.is_success:
             raise classify_refusal("prime", response)

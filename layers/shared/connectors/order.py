@@ -205,9 +205,10 @@ def deliver_in_order[C](
     """Send each command narrowed to what no newer edit set; one outcome per command, in order.
 
     Every object the commands edit is held while they are sent (until ``deadline``, the end of the invocation's
-    vendor work); a command whose object another invocation holds, whose mark cannot be read, or that the
-    deadline leaves no time to hold, is not sent and fails transiently (it is retried). Without ``marks`` (no
-    table, as in unit tests) the commands are sent as they are.
+    vendor work); a command whose object another invocation holds, or whose mark cannot be read, is not sent and
+    fails transiently; one the deadline leaves no time to hold is not sent either and comes back as out of time
+    (``failures.out_of_time``). Both are retried. Without ``marks`` (no table, as in unit tests) the commands are
+    sent as they are.
     """
     if marks is None:
         return list(process(list(commands)))
