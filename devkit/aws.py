@@ -92,11 +92,14 @@ class MotoServer:
 
 
 def start_moto(port: int = 0) -> MotoServer:
-    """Start ``python -m moto.server`` on 127.0.0.1 (``port`` 0: a free one) and return once it answers."""
+    """Start the devkit's moto server (``devkit.bench.fast_moto``) on 127.0.0.1 (``port`` 0: a free one).
+
+    Returns once it answers.
+    """
     port = port or _free_port()
     log = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the MotoServer, closed by stop()
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", _MOTO_HOST, "-p", str(port)], stdout=log, stderr=log
+        [sys.executable, "-m", "devkit.bench.fast_moto", "-H", _MOTO_HOST, "-p", str(port)], stdout=log, stderr=log
     )
     server = MotoServer(process, f"http://{_MOTO_HOST}:{port}", log)
     deadline = time.monotonic() + _MOTO_STARTUP_SECONDS

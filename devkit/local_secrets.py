@@ -41,13 +41,13 @@ def seed_connections(
     stack: LocalStack,
     sandbox_url: str,
     connection: str = "default",
-    constructiononline_limits: Mapping[str, int] | None = None,
+    constructiononline_rate_limits: Mapping[str, object] | None = None,
 ) -> None:
     """The webhook secret and a connection for every vendor, all pointing at the sandbox.
 
-    ``constructiononline_limits`` (``requests_per_window``, ``window_seconds``, ``burst``) are the ConstructionOnline
-    connection's budget, for a sandbox whose windows are shortened; None leaves the function's default, the
-    vendor's 500 an hour.
+    ``constructiononline_rate_limits`` is the ConstructionOnline connection's ``rate_limits`` (its windows by name,
+    ``hour``, ``day``, ``week``, ``month``), for a sandbox whose windows are shortened; None leaves the function's
+    defaults, the vendor's four documented windows.
     """
     seed_webhook_secret(stack)
     seed_procore_connection(stack, sandbox_url, connection)
@@ -56,7 +56,7 @@ def seed_connections(
     constructiononline = {
         **SANDBOX_CONSTRUCTIONONLINE_ACCOUNT,
         "base_url": sandbox_url,
-        **(constructiononline_limits or {}),
+        **({"rate_limits": constructiononline_rate_limits} if constructiononline_rate_limits else {}),
     }
     put_secret(stack.endpoint_url, f"{prefix}/constructiononline/{connection}", constructiononline)
 

@@ -1,10 +1,17 @@
-"""moto's server with its SQS costs made independent of how many messages are queued (the bench's AWS emulator).
+"""moto's server as the devkit runs it: DynamoDB's writes atomic, SQS's costs independent of the queue's length.
+
+Every local stack (tests, ``make run``, chaos, the bench) runs this server (``devkit.aws.start_moto``).
+
+moto 5.2.5 checks a conditional write's condition and then applies it without a lock, while its server answers
+requests on many threads: two conditional updates can both pass a check only one should pass, which DynamoDB never
+allows (the rate limiter's bookings, the ledger's claims and the order marks all rely on it). One lock around the
+DynamoDB backend's item operations gives back that guarantee; they are quick next to the HTTP around them.
 
 moto 5.2.5 recomputes every queue attribute (three scans of the whole queue) for each message it sends and three
 times for each message it receives (to read MessageRetentionPeriod), scans the queue twice for each receipt handle
 it deletes, and reads the clock through datetime arithmetic inside those scans. Measured on this machine with
 2,000 messages queued, sending ten took 360 ms and receiving ten 1.1 s: 10,000 queued records would take hours to
-drain, and the bench would time the emulator instead of the functions. These patches keep moto's behaviour and
+drain, and the bench would time the emulator instead of the functions. The SQS patches keep moto's behaviour and
 change only how it finds things:
 
 - the clock reads ``time.time()``, the value moto's datetime arithmetic computes;
@@ -19,14 +26,17 @@ request it serves (``devkit.bench.aws_requests``).
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from moto import server
 from moto.core.utils import camelcase_to_underscores, unix_time
+from moto.dynamodb.models import DynamoDBBackend
 from moto.sqs import models
 
 from devkit.bench.aws_requests import CountingApplication
@@ -103,8 +113,26 @@ def delete_message_batch(
     return success, errors
 
 
+# The DynamoDB backend's operations on items: each one runs alone, as DynamoDB applies each request atomically.
+_ITEM_OPERATIONS = ("put_item", "get_item", "update_item", "delete_item", "query", "scan", "transact_write_items")
+_ITEMS_LOCK = threading.RLock()
+
+
+def one_at_a_time(operation: Callable[..., Any]) -> Callable[..., Any]:
+    """``operation`` run under the lock every DynamoDB item operation takes."""
+
+    @functools.wraps(operation)
+    def alone(*args: Any, **kwargs: Any) -> Any:
+        with _ITEMS_LOCK:
+            return operation(*args, **kwargs)
+
+    return alone
+
+
 def apply_patches() -> None:
-    """Patch moto's SQS models in this process (see the module docstring)."""
+    """Patch moto's DynamoDB and SQS models in this process (see the module docstring)."""
+    for name in _ITEM_OPERATIONS:
+        setattr(DynamoDBBackend, name, one_at_a_time(getattr(DynamoDBBackend, name)))
     vars(models).update(unix_time=fast_unix_time, unix_time_millis=fast_unix_time_millis)
     models.Queue.attributes = property(QueueAttributes)  # type: ignore[assignment]
     models.SQSBackend.delete_message_batch = delete_message_batch  # type: ignore[method-assign,assignment]

@@ -16,8 +16,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from devkit.aws import LocalStack, provision
-from devkit.bench.emulator import start_emulator
+from devkit.aws import LocalStack, provision, start_moto
 from devkit.bench.vendors import BenchVendor, change_order_id
 from devkit.demo import sandbox_process
 from devkit.intrinsics import resolve
@@ -65,12 +64,14 @@ def bench_stack(output: Path, constructiononline_per_second: int) -> Iterator[Be
     template = load_template(REPO_ROOT / "template.yaml")
     output.mkdir(parents=True, exist_ok=True)
     with ExitStack() as running:
-        moto = running.enter_context(start_emulator())
+        moto = running.enter_context(start_moto())
         sandbox = running.enter_context(sandbox_process())
         stack = provision(template, moto.endpoint_url)
-        # A backlog bench: no burst, so the whole window goes to the paced slots (an operator's choice for a backlog).
-        limits = {"requests_per_window": constructiononline_per_second, "window_seconds": 1, "burst": 1}
-        seed_connections(stack, sandbox.url, constructiononline_limits=limits)
+        # A backlog bench: one shortened window and no burst, so the whole window goes to the paced slots (an
+        # operator's choice for a backlog). The sandbox's longer windows are off (``sandbox_config``), so are ours.
+        hour = {"requests": constructiononline_per_second, "seconds": 1, "burst": 1}
+        limits = {"hour": hour, "day": None, "week": None, "month": None}
+        seed_connections(stack, sandbox.url, constructiononline_rate_limits=limits)
         control = running.enter_context(httpx.Client(base_url=sandbox.url, timeout=120))
         deliveries = running.enter_context((output / "deliveries.log").open("w"))
         yield BenchStack(stack, sandbox.url, control, output, deliveries)

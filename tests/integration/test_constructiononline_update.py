@@ -128,7 +128,7 @@ def test_a_429_one_container_saw_holds_every_container_of_the_connection(co, con
 def test_the_connection_budget_holds_updates_back_before_the_vendor_would_refuse(co, control, stack, sandbox):
     # Two requests per two hours: slots an hour apart, so the second update waits an hour for its slot.
     budgeted = {**SANDBOX_CONSTRUCTIONONLINE_ACCOUNT, "base_url": sandbox.url}
-    budgeted |= {"requests_per_window": 2, "window_seconds": 7200}
+    budgeted |= {"rate_limits": {"hour": {"requests": 2, "seconds": 7200}}}
     put_secret(stack.endpoint_url, f"{secret_prefix(stack)}/constructiononline/budgeted", budgeted)
     answers = []
     for n in range(2):
@@ -143,6 +143,62 @@ def test_the_connection_budget_holds_updates_back_before_the_vendor_would_refuse
     assert [reply(answer)[0] for answer in answers] == [200, 429]
     assert 3590 < int(answers[1]["multiValueHeaders"]["Retry-After"][0]) <= 3602
     assert [json.loads(call["query"]["coInfo"])["NOTES"] for call in updates(control)] == ["budgeted 0"]
+
+
+# Four short windows, as the sandbox and the connection both count them: the pace of the longest binds a backlog.
+SHORT_WINDOWS = {"hour": (3, 1), "day": (5, 3), "week": (7, 6), "month": (9, 12)}
+SANDBOX_PERIODS = {"hour": "hourly", "day": "daily", "week": "weekly", "month": "monthly"}
+
+
+def short_windows(control, stack, sandbox, function_windows):
+    """The sandbox counting SHORT_WINDOWS; a connection ``windows`` whose secret has ``function_windows``."""
+    config: dict[str, int] = {}
+    for window, (requests, seconds) in SHORT_WINDOWS.items():
+        config |= {f"{SANDBOX_PERIODS[window]}_limit": requests, f"{SANDBOX_PERIODS[window]}_window_seconds": seconds}
+    control.post("/_sandbox/config", json={"constructiononline": config}).raise_for_status()
+    secret = {**SANDBOX_CONSTRUCTIONONLINE_ACCOUNT, "base_url": sandbox.url, "rate_limits": function_windows}
+    put_secret(stack.endpoint_url, f"{secret_prefix(stack)}/constructiononline/windows", secret)
+
+
+def update_on_windows(co, n):
+    query = {"coInfo": json.dumps({"NOTES": f"paced {n}"}), "connection": "windows"}
+    return reply(co.invoke(api_event("PUT", f"/constructiononline/api/ChangeOrders/{SEEDED}", None, BEARER, query)))
+
+
+def test_a_backlog_is_paced_under_all_four_windows_without_a_refusal(co, control, stack, sandbox):
+    windows = {name: {"requests": requests, "seconds": seconds} for name, (requests, seconds) in SHORT_WINDOWS.items()}
+    short_windows(control, stack, sandbox, windows)
+    # Ten updates back to back: more than the day, week or month window holds; each waits for its slot.
+    statuses = [update_on_windows(co, n)[0] for n in range(10)]
+    assert statuses == [200] * 10
+    sent = updates(control)
+    assert [call["status"] for call in sent] == [200] * 10  # the sandbox refused none
+    # A span of the month window (12 s) holds at most its 9 requests: the tenth went more than 12 s after the first.
+    assert sent[9]["received_at"] - sent[0]["received_at"] > 12
+
+
+def test_the_hour_window_alone_collects_the_longer_windows_refusals(co, control, stack, sandbox):
+    # The control for the test above: the same sandbox, a connection that books only the hour, as before this change.
+    short_windows(
+        control, stack, sandbox, {"hour": {"requests": 3, "seconds": 1}, "day": None, "week": None, "month": None}
+    )
+    assert [update_on_windows(co, n)[0] for n in range(6)] == [200] * 6  # the function waited out the refusal
+    assert 429 in [call["status"] for call in updates(control)]  # the day window's sixth request, refused first
+
+
+def test_a_spent_longer_window_waits_invisible_on_the_queue(co, control, stack, sandbox):
+    # A "day" of ten minutes holding two updates, both at once after a quiet spell.
+    control.post("/_sandbox/config", json={"constructiononline": {"daily_limit": 2, "daily_window_seconds": 600}})
+    windows = {"day": {"requests": 2, "seconds": 600, "burst": 2}}
+    short_windows_secret = {**SANDBOX_CONSTRUCTIONONLINE_ACCOUNT, "base_url": sandbox.url, "rate_limits": windows}
+    put_secret(stack.endpoint_url, f"{secret_prefix(stack)}/constructiononline/default", short_windows_secret)
+    co.new_container()
+    # Three change orders (the sandbox's seeded ones): edits of one would supersede each other.
+    sent = co.send(*({"id": SEEDED + n, "coInfo": {"NOTES": "queued"}} for n in range(3)))
+    _, failed = co.deliver(timeout=10)
+    assert len(failed) == 1 and set(failed) <= set(sent)
+    assert [call["status"] for call in updates(control)] == [200] * 2  # one held back, none refused
+    assert co.visible() == [] and co.dead_letters() == []  # invisible until the day's next slot, not dead-lettered
 
 
 def test_records_of_one_batch_are_sent_concurrently(co, control):

@@ -1,6 +1,7 @@
 """ConstructionOnline: the coInfo model, its encoding into the URL, and ordered concurrent updates."""
 
 import json
+import re
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -140,19 +141,57 @@ def test_updates_to_one_change_order_keep_their_order_and_404_is_a_rejection():
 SECRET = {"email": "e@example.com", "password": "p", "api_key": "k"}
 
 
+def test_the_connection_books_the_vendors_four_windows_unless_the_secret_says_otherwise():
+    windows = ConstructionOnlineConnection.model_validate(SECRET).rate_limits.windows()
+    assert [(window.requests, window.seconds, window.burst_or_default) for window in windows] == [
+        (500, 3600, 50),
+        (10_000, 86_400, 1_000),
+        (50_000, 604_800, 5_000),
+        (200_000, 31 * 86_400, 20_000),
+    ]
+
+
 @pytest.mark.parametrize(
-    ("limits", "burst"),
+    ("hour", "burst"),
     [
-        ({}, 50),
-        ({"requests_per_window": 30, "window_seconds": 1}, 3),
-        ({"requests_per_window": 5}, 1),
-        ({"burst": 1}, 1),
+        ({"requests": 30, "seconds": 1}, 3),
+        ({"requests": 5, "seconds": 3600}, 1),
+        ({"requests": 500, "seconds": 3600, "burst": 1}, 1),
     ],
 )
-def test_the_connection_burst_is_a_tenth_of_the_window_unless_the_secret_names_one(limits, burst):
-    assert ConstructionOnlineConnection.model_validate(SECRET | limits).burst_or_default == burst
+def test_a_windows_burst_is_a_tenth_of_it_unless_the_secret_names_one(hour, burst):
+    connection = ConstructionOnlineConnection.model_validate(SECRET | {"rate_limits": {"hour": hour}})
+    assert connection.rate_limits.windows()[0].burst_or_default == burst
+    assert len(connection.rate_limits.windows()) == 4  # the windows not named keep the vendor's limits
 
 
-def test_a_burst_larger_than_the_window_is_refused_naming_both_fields():
-    with pytest.raises(ValidationError, match=r"burst \(600\) cannot exceed requests_per_window \(500\)"):
-        ConstructionOnlineConnection.model_validate(SECRET | {"burst": 600})
+def test_a_window_set_to_null_is_not_booked():
+    limits = {"day": None, "week": None, "month": None}
+    windows = ConstructionOnlineConnection.model_validate(SECRET | {"rate_limits": limits}).rate_limits.windows()
+    assert [window.seconds for window in windows] == [3600]
+
+
+@pytest.mark.parametrize(
+    ("limits", "field", "reason"),
+    [
+        (
+            {"hour": {"requests": 500, "seconds": 3600, "burst": 600}},
+            "rate_limits.hour",
+            r"burst \(600\) cannot exceed requests \(500\)",
+        ),
+        ({"day": {"requests": 10, "seconds": 3600}}, "rate_limits", "each window needs its own length"),
+        ({"hour": {"requests": 0, "seconds": 3600}}, "rate_limits.hour.requests", "greater than or equal to 1"),
+        ({"fortnight": {"requests": 1, "seconds": 1}}, "rate_limits.fortnight", "Extra inputs are not permitted"),
+    ],
+)
+def test_a_window_that_cannot_be_booked_is_refused_naming_the_field(limits, field, reason):
+    with pytest.raises(ValidationError) as raised:
+        ConstructionOnlineConnection.model_validate(SECRET | {"rate_limits": limits})
+    [error] = raised.value.errors()
+    assert ".".join(str(part) for part in error["loc"]) == field
+    assert re.search(reason, error["msg"])
+
+
+def test_a_secret_with_the_former_single_window_keys_is_refused_saying_where_they_went():
+    with pytest.raises(ValidationError, match=r"requests_per_window, window_seconds moved into rate_limits.hour"):
+        ConstructionOnlineConnection.model_validate(SECRET | {"requests_per_window": 500, "window_seconds": 3600})

@@ -1,5 +1,6 @@
 """Request budgets: the local limiter on a fake clock, the shared one against a scripted DynamoDB client."""
 
+import itertools
 import json
 from typing import Any
 
@@ -8,14 +9,14 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from connectors.limiter import (
     ARRIVAL_JITTER_SECONDS,
+    WRITES_PER_RESERVATION,
     Budget,
     LocalLimiter,
-    Move,
+    Schedule,
     SharedLimiter,
     Slot,
     connection_limiter,
     limiter_key,
-    next_move,
 )
 from connectors.observability import logger
 from tests.log_capture import captured_log_records
@@ -60,14 +61,23 @@ class ScriptedTable:
         return answer
 
 
-def refused(**attributes):
-    """DynamoDB's refusal of a conditional update, with the item as it was (ALL_OLD)."""
-    item = {name: {"N": str(value)} for name, value in attributes.items()}
-    # The item rides along with the error, a key botocore's stubs do not list.
-    response: Any = {
-        "Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"},
-        "Item": item,
+def item(version, paused_until=None, **next_slots):
+    """A limiter item as DynamoDB returns it: ``next_slots`` keyed by window seconds (``s1=`` is the 1 s window)."""
+    attributes: dict[str, Any] = {
+        "version": {"N": str(version)},
+        "next_slots": {"M": {key.removeprefix("s"): {"N": str(value)} for key, value in next_slots.items()}},
     }
+    if paused_until is not None:
+        attributes["paused_until"] = {"N": str(paused_until)}
+    return attributes
+
+
+def refused(current=None):
+    """DynamoDB's refusal of a conditional update, with the item as it is now (ALL_OLD; None: no item)."""
+    # The item rides along with the error, a key botocore's stubs do not list.
+    response: Any = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}}
+    if current is not None:
+        response["Item"] = current
     return ClientError(response, "UpdateItem")
 
 
@@ -75,21 +85,26 @@ def failed(code):
     return ClientError({"Error": {"Code": code, "Message": "arn:aws:iam::123456789012:role/secret-ish"}}, "UpdateItem")
 
 
-def shared(table, budget=PRIME_BUDGET, clock=None, fallback=None):
+def shared(table, budget=PRIME_BUDGET, clock=None, fallback=None, budgets=None):
     clock = clock or Clock()
-    return SharedLimiter(table, "RateLimitTable", "prime#default#limit", budget, clock=clock.time, fallback=fallback)
+    budgets = budgets if budgets is not None else ([budget] if budget else [])
+    return SharedLimiter(table, "RateLimitTable", "prime#default#limit", budgets, clock=clock.time, fallback=fallback)
 
 
-def updated(next_slot):
-    """DynamoDB's answer to a booking: the item's new next slot (UPDATED_NEW)."""
-    return {"Attributes": {"next_slot": {"N": str(next_slot)}}}
+WRITTEN: dict[str, Any] = {}  # UpdateItem's answer without ReturnValues
 
 
-def update_kind(call):
-    """Which conditional update a recorded call was, told apart by its expression."""
+def written(call):
+    """What a recorded write put in the item: each window's next slot, the pause, the version, and its condition."""
     operation, request = call
     assert operation == "update_item"
-    return Move.QUEUE if "#next + :interval" in request["UpdateExpression"] else Move.IDLE
+    values = request["ExpressionAttributeValues"]
+    return {
+        "next_slots": {key: float(value["N"]) for key, value in values[":slots"]["M"].items()},
+        "paused_until": float(values[":paused"]["N"]) if "N" in values[":paused"] else None,
+        "version": int(values[":version"]["N"]),
+        "seen": int(values[":seen"]["N"]) if ":seen" in values else None,
+    }
 
 
 @pytest.fixture
@@ -114,7 +129,7 @@ def free(limiter, within=WITHIN):
 def test_the_local_limiter_books_slots_an_interval_apart():
     clock = Clock()
     budget = Budget(4, 1)
-    limiter = LocalLimiter(budget, clock=clock.time, wall_clock=clock.time)
+    limiter = LocalLimiter([budget], clock=clock.time, wall_clock=clock.time)
     assert [free(limiter) for _ in range(5)] == pytest.approx([budget.interval * n for n in range(5)])
     clock.now += 10  # idle: the next sender goes at once, and the one after an interval later
     assert [free(limiter), free(limiter)] == pytest.approx([0.0, budget.interval])
@@ -127,7 +142,7 @@ def test_the_local_limiter_books_slots_an_interval_apart():
 def test_no_span_of_the_budgets_seconds_holds_more_than_its_requests(burst, quiet):
     clock = Clock(NOW + 0.73)
     budget = Budget(5, 1, burst=burst)
-    limiter = LocalLimiter(budget, clock=clock.time, wall_clock=clock.time)
+    limiter = LocalLimiter([budget], clock=clock.time, wall_clock=clock.time)
     slots: list[float] = [clock.now + free(limiter) for _ in range(20)]
     for kind, seconds in zip(quiet[::2], quiet[1::2], strict=True):  # senders book back to back between them
         clock.now = slots[-1]
@@ -145,7 +160,7 @@ def test_no_span_of_the_budgets_seconds_holds_more_than_its_requests(burst, quie
 def test_a_burst_goes_at_once_after_a_quiet_spell_then_slots_are_paced():
     clock = Clock()
     budget = Budget(10, 1, burst=3)
-    limiter = LocalLimiter(budget, clock=clock.time, wall_clock=clock.time)
+    limiter = LocalLimiter([budget], clock=clock.time, wall_clock=clock.time)
     waits = [free(limiter) for _ in range(5)]
     assert waits == pytest.approx([0.0, 0.0, 0.0, budget.interval, 2 * budget.interval], abs=1e-6)
     assert budget.interval == pytest.approx((1 + ARRIVAL_JITTER_SECONDS) / 8)  # the burst is paid for in pace
@@ -153,14 +168,14 @@ def test_a_burst_goes_at_once_after_a_quiet_spell_then_slots_are_paced():
 
 def test_a_burst_does_not_go_before_a_pause_ends():
     clock = Clock()
-    limiter = LocalLimiter(Budget(10, 1, burst=3), clock=clock.time, wall_clock=clock.time)
+    limiter = LocalLimiter([Budget(10, 1, burst=3)], clock=clock.time, wall_clock=clock.time)
     limiter.pause_until(NOW + 2)
     assert free(limiter) == pytest.approx(2.0)
 
 
 def test_a_slot_past_the_senders_time_is_not_booked():
     clock = Clock()
-    limiter = LocalLimiter(Budget(500, 3600), clock=clock.time, wall_clock=clock.time)
+    limiter = LocalLimiter([Budget(500, 3600)], clock=clock.time, wall_clock=clock.time)
     assert free(limiter) == 0.0
     too_late = limiter.reserve(within=5.0)
     assert not too_late.booked and too_late.wait == pytest.approx(Budget(500, 3600).interval)
@@ -181,7 +196,7 @@ def test_the_local_limiter_without_a_rate_only_holds_pauses():
 def test_slots_after_a_pause_start_where_it_ends():
     clock = Clock()
     budget = Budget(2, 1)
-    limiter = LocalLimiter(budget, clock=clock.time, wall_clock=clock.time)
+    limiter = LocalLimiter([budget], clock=clock.time, wall_clock=clock.time)
     limiter.pause_until(NOW + 3)
     assert [free(limiter), free(limiter)] == pytest.approx([3.0, 3.0 + budget.interval])
 
@@ -202,7 +217,7 @@ def test_the_local_pause_is_kept_on_the_monotonic_clock():
     assert free(limiter) == pytest.approx(8.0)
 
 
-# Budgets and the decision after a refusal
+# Budgets
 
 
 def test_the_interval_leaves_room_for_arrival_jitter():
@@ -230,84 +245,155 @@ def test_a_burst_outside_the_budget_is_refused(burst):
         Budget(5, 1, burst=burst)
 
 
+def test_a_connections_budgets_need_windows_of_different_lengths():
+    with pytest.raises(ValueError, match="windows of different lengths"):
+        LocalLimiter([Budget(5, 60), Budget(50, 60)])
+
+
+# Several windows at once (ConstructionOnline: an hour, a day, a week, a month)
+
+WINDOWS = [Budget(5, 1, burst=3), Budget(8, 3, burst=4), Budget(12, 10, burst=2)]
+
+
+def spans_hold_at_most_their_requests(slots, budgets):
+    """Whether no span of any budget's seconds (plus the jitter allowance) holds more than its requests."""
+    return all(
+        later - first >= budget.seconds + ARRIVAL_JITTER_SECONDS - 1e-6
+        for budget in budgets
+        for first, later in zip(slots, slots[budget.requests :], strict=False)
+    )
+
+
 @pytest.mark.parametrize(
-    ("next_slot", "move"),
-    [(None, Move.IDLE), (NOW - 3, Move.IDLE), (NOW, Move.IDLE), (NOW + 0.5, Move.QUEUE), (NOW + WITHIN, Move.QUEUE)],
+    "quiet", [(), ("idle", 2.0), ("idle", 0.4, "idle", 12.0), ("pause", 4.0)], ids=["steady", "idle", "idles", "pause"]
 )
-def test_after_a_refusal_the_update_that_can_still_book_a_slot(next_slot, move):
-    assert next_move(next_slot, NOW, WITHIN, 0.0) is move
+def test_no_span_of_any_window_holds_more_than_its_requests(quiet):
+    clock = Clock(NOW + 0.31)
+    limiter = LocalLimiter(WINDOWS, clock=clock.time, wall_clock=clock.time)
+    slots: list[float] = [clock.now + free(limiter, within=1000.0) for _ in range(30)]
+    for kind, seconds in zip(quiet[::2], quiet[1::2], strict=True):
+        clock.now = slots[-1]
+        if kind == "idle":
+            clock.now += seconds
+        else:
+            limiter.pause_until(clock.now + seconds)
+        slots += [clock.now + free(limiter, within=1000.0) for _ in range(30)]
+    assert spans_hold_at_most_their_requests(slots, WINDOWS)
+    # The check can fail: the same slots overrun a window slightly longer than the longest one.
+    assert not spans_hold_at_most_their_requests(slots, [Budget(12, 12, burst=2)])
 
 
-def test_after_a_refusal_a_slot_past_the_senders_time_is_not_booked():
-    assert next_move(NOW + 40, NOW, WITHIN, 0.0) == Slot(40.0, booked=False)
+def test_a_sustained_backlog_is_paced_by_the_longest_window_after_the_short_ones_bursts():
+    clock = Clock()
+    hour, day = Budget(10, 10, burst=5), Budget(20, 100, burst=10)
+    limiter = LocalLimiter([hour, day], clock=clock.time, wall_clock=clock.time)
+    waits = [free(limiter, within=10_000.0) for _ in range(40)]
+    assert waits[:5] == [0.0] * 5  # both windows allow a burst of five after the quiet spell
+    steps = [later - first for first, later in itertools.pairwise(waits)]
+    assert steps[5:9] == pytest.approx([hour.interval] * 4)  # then the short window's pace, while the long one allows
+    assert steps[-5:] == pytest.approx([day.interval] * 5)  # until the long window's burst is spent: its pace
+    assert day.interval > hour.interval
 
 
-def test_after_a_refusal_a_slot_within_the_burst_is_queued_for_now():
-    assert next_move(NOW + 40, NOW, WITHIN, tolerance=40.0) is Move.QUEUE
+def test_a_slot_is_booked_in_every_window_or_in_none():
+    clock = Clock()
+    short, long = Budget(2, 1), Budget(3, 30, burst=2)
+    limiter = LocalLimiter([short, long], clock=clock.time, wall_clock=clock.time)
+    # The long window's burst of two, the second at the short window's pace; then the long window's pace.
+    assert [free(limiter), free(limiter), free(limiter)] == pytest.approx([0.0, short.interval, long.interval])
+    refused_slot = limiter.reserve(within=5.0)
+    assert not refused_slot.booked and refused_slot.wait == pytest.approx(2 * long.interval)
+    # The refused sender took nothing in the short window either: the next booking is where the long one allows.
+    assert free(limiter, within=60.0) == pytest.approx(2 * long.interval)
+    assert free(limiter, within=60.0) == pytest.approx(3 * long.interval)
 
 
 # The shared limiter
 
 INTERVAL = PRIME_BUDGET.interval
+KEY = PRIME_BUDGET.key
 
 
-def test_a_first_reservation_books_now_in_one_update():
-    table = ScriptedTable(updated(NOW + INTERVAL))
+def test_a_first_reservation_books_now_in_one_write():
+    table = ScriptedTable(WRITTEN)
     assert shared(table).reserve(WITHIN) == Slot(0.0)
     [call] = table.calls
-    assert update_kind(call) is Move.IDLE
     request = call[1]
     assert request["Key"] == {"id": {"S": "prime#default#limit"}}
-    assert request["ExpressionAttributeValues"][":after"] == {"N": str(NOW + INTERVAL)}
-    assert int(request["ExpressionAttributeValues"][":expires"]["N"]) > NOW
+    assert request["ConditionExpression"] == "attribute_not_exists(#version)"
+    assert written(call) == {"next_slots": {KEY: NOW + INTERVAL}, "paused_until": None, "version": 1, "seen": None}
+    assert int(request["ExpressionAttributeValues"][":expires"]["N"]) > NOW + INTERVAL + 3600
 
 
-def test_under_a_backlog_each_reservation_is_one_update_that_queues():
-    table = ScriptedTable(updated(NOW + INTERVAL), updated(NOW + 2 * INTERVAL), updated(NOW + 3 * INTERVAL))
+def test_under_a_backlog_each_reservation_is_one_write_on_the_version_it_wrote():
+    table = ScriptedTable(WRITTEN, WRITTEN, WRITTEN)
     limiter = shared(table)
     assert [limiter.reserve(WITHIN).wait for _ in range(3)] == pytest.approx([0.0, INTERVAL, 2 * INTERVAL])
-    assert [update_kind(call) for call in table.calls] == [Move.IDLE, Move.QUEUE, Move.QUEUE]
-    queued = table.calls[1][1]["ExpressionAttributeValues"]
-    assert queued[":interval"] == {"N": str(INTERVAL)} and queued[":latest"] == {"N": str(NOW + WITHIN)}
+    assert [(written(call)["seen"], written(call)["version"]) for call in table.calls] == [(None, 1), (1, 2), (2, 3)]
+    assert table.calls[1][1]["ConditionExpression"] == "#version = :seen"
 
 
 def test_a_slot_another_container_booked_sends_this_one_to_the_next():
-    table = ScriptedTable(refused(next_slot=NOW + 0.2), updated(NOW + 0.2 + INTERVAL))
+    table = ScriptedTable(refused(item(7, s1=NOW + 0.2)), WRITTEN)
     assert shared(table).reserve(WITHIN).wait == pytest.approx(0.2)
-    assert [update_kind(call) for call in table.calls] == [Move.IDLE, Move.QUEUE]
+    second = written(table.calls[1])
+    assert second["seen"] == 7 and second["next_slots"] == {KEY: pytest.approx(NOW + 0.2 + INTERVAL)}
 
 
-def test_an_item_gone_while_queueing_is_booked_afresh():
-    table = ScriptedTable(updated(NOW + INTERVAL), refused(), updated(NOW + INTERVAL))
+def test_an_item_gone_while_booking_is_booked_afresh():
+    table = ScriptedTable(WRITTEN, refused(None), WRITTEN)
     limiter = shared(table)
-    limiter.reserve(WITHIN)  # the next slot is ahead, so the next booking queues; but the item expired meanwhile
+    limiter.reserve(WITHIN)
+    # Gone means nothing is booked: the TTL drops an item only a day past the last time it speaks of.
     assert limiter.reserve(WITHIN) == Slot(0.0)
-    assert [update_kind(call) for call in table.calls] == [Move.IDLE, Move.QUEUE, Move.IDLE]
+    assert [written(call)["seen"] for call in table.calls] == [None, 1, None]
+    assert table.calls[2][1]["ConditionExpression"] == "attribute_not_exists(#version)"
 
 
 def test_a_shared_burst_books_now_while_the_next_slot_is_within_the_tolerance():
     budget = Budget(10, 1, burst=3)
-    table = ScriptedTable(refused(next_slot=NOW + 2 * budget.interval), updated(NOW + 3 * budget.interval))
+    table = ScriptedTable(refused(item(2, s1=NOW + 2 * budget.interval)), WRITTEN)
     assert shared(table, budget=budget).reserve(WITHIN) == Slot(0.0)  # two of the burst are booked already
-    assert [update_kind(call) for call in table.calls] == [Move.IDLE, Move.QUEUE]
-    latest = float(table.calls[1][1]["ExpressionAttributeValues"][":latest"]["N"])
-    assert latest == pytest.approx(NOW + WITHIN + budget.tolerance)
+    assert written(table.calls[1])["next_slots"] == {budget.key: pytest.approx(NOW + 3 * budget.interval)}
 
 
 def test_a_shared_pause_leaves_no_room_for_a_burst_before_it_ends():
     budget = Budget(10, 1, burst=3)
-    resume = NOW + 20 + budget.tolerance
-    table = ScriptedTable({}, {}, refused(next_slot=resume), updated(resume + budget.interval))
+    table = ScriptedTable(WRITTEN, WRITTEN)
     limiter = shared(table, budget=budget)
     limiter.pause_until(NOW + 20)
-    assert float(table.calls[1][1]["ExpressionAttributeValues"][":value"]["N"]) == pytest.approx(resume)
+    assert written(table.calls[0])["paused_until"] == NOW + 20
     assert free(limiter) == pytest.approx(20.0)
+    booked = written(table.calls[1])
+    assert booked["next_slots"] == {budget.key: pytest.approx(NOW + 20 + budget.tolerance + budget.interval)}
+    assert booked["paused_until"] == NOW + 20 and booked["seen"] == 1
 
 
 def test_a_next_slot_past_the_senders_time_books_nothing():
-    table = ScriptedTable(refused(next_slot=NOW + 40))
-    assert as_pair(shared(table).reserve(WITHIN)) == (40.0, False)
+    table = ScriptedTable(refused(item(4, s1=NOW + 40)))
+    limiter = shared(table)
+    assert as_pair(limiter.reserve(WITHIN)) == (40.0, False)
+    assert as_pair(limiter.reserve(WITHIN)) == (40.0, False)  # known out of reach: no second write
     assert len(table.calls) == 1
+
+
+def test_a_reservation_books_every_window_at_once():
+    short, long = Budget(5, 1), Budget(20, 60, burst=2)
+    table = ScriptedTable(refused(item(9, s1=NOW - 5, s60=NOW + 7 + long.tolerance)), WRITTEN)
+    limiter = shared(table, budgets=[short, long])
+    assert limiter.reserve(WITHIN).wait == pytest.approx(7.0)  # the long window's slot; the short one is idle
+    second = written(table.calls[1])
+    assert second["next_slots"] == {
+        short.key: pytest.approx(NOW + 7 + short.interval),  # counted from the request's time, not its own past
+        long.key: pytest.approx(NOW + 7 + long.tolerance + long.interval),
+    }
+
+
+def test_a_sender_that_keeps_losing_races_gives_up_its_turn():
+    answers = [refused(item(version, s1=NOW + version * 0.01)) for version in range(1, WRITES_PER_RESERVATION + 1)]
+    table = ScriptedTable(*answers)
+    slot = shared(table).reserve(WITHIN)
+    assert not slot.booked and len(table.calls) == WRITES_PER_RESERVATION
 
 
 def test_without_a_rate_a_reservation_is_one_read_of_the_pause():
@@ -324,29 +410,31 @@ def test_without_a_rate_a_reservation_is_one_read_of_the_pause():
 def test_a_pause_is_written_for_everyone_and_kept_locally():
     clock = Clock()
     fallback = LocalLimiter(clock=clock.time, wall_clock=clock.time)
-    table = ScriptedTable({}, {})
+    table = ScriptedTable(WRITTEN)
     shared(table, clock=clock, fallback=fallback).pause_until(NOW + 20)
-    paused, slots = (request for _, request in table.calls)
-    assert paused["ExpressionAttributeNames"]["#paused"] == "paused_until"
-    assert paused["ExpressionAttributeValues"][":value"] == {"N": str(NOW + 20)}
-    assert paused["ConditionExpression"] == "attribute_not_exists(#paused) OR #paused < :value"
-    assert slots["ExpressionAttributeNames"]["#next"] == "next_slot"
-    assert slots["ConditionExpression"] == "attribute_not_exists(#next) OR #next < :value"
+    [call] = table.calls
+    assert written(call) == {"next_slots": {}, "paused_until": NOW + 20, "version": 1, "seen": None}
+    assert int(call[1]["ExpressionAttributeValues"][":expires"]["N"]) >= NOW + 20 + 24 * 3600
     assert free(fallback) == pytest.approx(20.0) and fallback.held(everywhere=False) == pytest.approx(20.0)
 
 
-def test_without_a_budget_a_pause_is_one_write():
-    table = ScriptedTable({})
-    shared(table, budget=None).pause_until(NOW + 20)
-    assert [request["ExpressionAttributeNames"] for _, request in table.calls] == [
-        {"#paused": "paused_until", "#expires": "expires_at"}
-    ]
+def test_a_pause_keeps_the_slots_another_container_booked():
+    table = ScriptedTable(refused(item(3, s1=NOW + 2)), WRITTEN)
+    shared(table).pause_until(NOW + 20)
+    assert written(table.calls[1]) == {
+        "next_slots": {KEY: NOW + 2},
+        "paused_until": NOW + 20,
+        "version": 4,
+        "seen": 3,
+    }
 
 
 def test_a_later_pause_already_recorded_is_not_an_error(warnings):
-    table = ScriptedTable(refused(paused_until=NOW + 60), refused(next_slot=NOW + 60))
-    shared(table).pause_until(NOW + 20)
-    assert len(table.calls) == 2 and warnings() == []
+    table = ScriptedTable(refused(item(2, paused_until=NOW + 60)))
+    limiter = shared(table)
+    limiter.pause_until(NOW + 20)
+    limiter.pause_until(NOW + 30)  # known to be shorter than the recorded one: nothing to write
+    assert len(table.calls) == 1 and warnings() == []
 
 
 def test_held_everywhere_reads_the_pause_any_container_recorded():
@@ -359,11 +447,11 @@ def test_held_everywhere_reads_the_pause_any_container_recorded():
 
 def test_held_here_is_what_this_container_was_told_without_a_read():
     clock = Clock()
-    table = ScriptedTable({}, {})
+    table = ScriptedTable(WRITTEN)
     limiter = shared(table, clock=clock, fallback=LocalLimiter(clock=clock.time, wall_clock=clock.time))
     limiter.pause_until(NOW + 5)
     assert limiter.held(everywhere=False) == pytest.approx(5.0)
-    assert [operation for operation, _ in table.calls] == ["update_item", "update_item"]  # the pause; no read
+    assert [operation for operation, _ in table.calls] == ["update_item"]  # the pause; no read
 
 
 @pytest.mark.parametrize(
@@ -373,7 +461,7 @@ def test_held_here_is_what_this_container_was_told_without_a_read():
 )
 def test_an_unusable_table_falls_back_to_the_local_limiter_and_warns_once(error, warnings):
     clock = Clock()
-    fallback = LocalLimiter(Budget(1, 1), clock=clock.time, wall_clock=clock.time)
+    fallback = LocalLimiter([Budget(1, 1)], clock=clock.time, wall_clock=clock.time)
     table = ScriptedTable(error)
     limiter = shared(table, budget=Budget(2, 1), clock=clock, fallback=fallback)
     assert free(limiter) == 0.0
@@ -386,7 +474,7 @@ def test_an_unusable_table_falls_back_to_the_local_limiter_and_warns_once(error,
 
 def test_the_table_is_tried_again_after_the_retry_interval(warnings):
     clock = Clock()
-    table = ScriptedTable(failed("ThrottlingException"), failed("ThrottlingException"), updated(NOW + 62.2))
+    table = ScriptedTable(failed("ThrottlingException"), failed("ThrottlingException"), WRITTEN)
     limiter = shared(table, clock=clock)
     calls_seen = []
     for step in (0, 10, 21, 31):
@@ -407,15 +495,22 @@ def test_a_pause_learned_while_the_table_is_down_is_still_honoured():
     assert len(table.calls) == 1
 
 
+def test_a_schedule_holds_each_window_until_a_pause_ends_plus_its_tolerance():
+    budget = Budget(10, 1, burst=3)
+    slot, booked = Schedule(paused_until=NOW + 5).book([budget], NOW, WITHIN)
+    assert slot == Slot(5.0) and booked is not None
+    assert booked.next_slots == {budget.key: pytest.approx(NOW + 5 + budget.tolerance + budget.interval)}
+
+
 def test_without_a_table_the_connection_gets_a_local_limiter():
     def no_client():
         raise AssertionError("no DynamoDB client without a table")
 
-    assert isinstance(connection_limiter(None, "prime", "default", Budget(50, 1), no_client), LocalLimiter)
+    assert isinstance(connection_limiter(None, "prime", "default", [Budget(50, 1)], no_client), LocalLimiter)
 
 
 def test_with_a_table_the_connection_gets_its_item_in_it():
     table: Any = ScriptedTable()
-    limiter = connection_limiter("RateLimitTable", "procore", "north", None, lambda: table)
+    limiter = connection_limiter("RateLimitTable", "procore", "north", [], lambda: table)
     assert isinstance(limiter, SharedLimiter) and limiter.key == limiter_key("procore", "north")
     assert limiter.key == "procore#north#limit"

@@ -114,7 +114,7 @@ def test_every_secret_string_is_remembered_but_where_to_connect_stays_readable(c
         "client_secret": "store-client-secret-2c3d",
         "nested": {"keys": ["store-nested-key-4e5f"]},
         "auth_base_url": "https://login-sandbox.procore.com",
-        "requests_per_window": 500,
+        "rate_limits": {"hour": {"requests": 500, "seconds": 3600}},
     }
     assert store_answering(client, secret=secret).get_json(NAME) == secret
     text = "store-client-id-0a1b store-client-secret-2c3d store-nested-key-4e5f https://login-sandbox.procore.com 500"

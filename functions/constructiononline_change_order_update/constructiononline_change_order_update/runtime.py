@@ -19,16 +19,17 @@ VENDOR = "constructiononline"
 def build_client(container: Container[ConstructionOnlineClient], connection: str) -> ConstructionOnlineClient:
     """A ConstructionOnline client for ``connection``: Basic + APIKey, its budget, the pooled HTTP client.
 
-    The vendor's limits are per API key: the limiter spends the connection's budget (500 an hour, a burst of 50,
-    unless the secret says otherwise) and holds any wait a 429 names, for every warm container when
-    ``RATE_LIMIT_TABLE`` is set, so the concurrent senders stay within the window together instead of each
-    learning of it from 429s.
+    The vendor's limits are per API key: the limiter books every request in each of the connection's windows (500
+    an hour, 10,000 a day, 50,000 a week, 200,000 a month, a tenth of each at once after a quiet spell, unless the
+    secret says otherwise) and holds any wait a 429 names, for every warm container when ``RATE_LIMIT_TABLE`` is
+    set, so the concurrent senders stay within every window together instead of each learning of it from 429s.
     """
     secret = container.connection_secret(connection, ConstructionOnlineConnection)
     policy = RetryPolicy(timeout=container.settings.vendor_timeout_seconds, wait_from_body=wait_from_message)
     first = secret(False)
-    budget = Budget(first.requests_per_window, first.window_seconds, first.burst_or_default)
-    http = VendorHttp(container.http, VENDOR, policy, limiter=container.limiter(connection, budget))
+    windows = first.rate_limits.windows()
+    budgets = [Budget(window.requests, window.seconds, window.burst_or_default) for window in windows]
+    http = VendorHttp(container.http, VENDOR, policy, limiter=container.limiter(connection, budgets))
     return ConstructionOnlineClient(http, str(first.base_url), CachedAuth(constructiononline_headers(secret)))
 
 

@@ -29,8 +29,7 @@ def build_client(container: Container[PrimeClient], connection: str) -> PrimeCli
     auth = CachedAuth(prime_token_fetch(container.http, secret, settings.vendor_timeout_seconds))
     policy = RetryPolicy(timeout=settings.vendor_timeout_seconds, rate_limit_fallback=RATE_LIMIT_WAIT_SECONDS)
     rate = settings.vendor_max_requests_per_second
-    budget = Budget.per_second(rate) if rate else None
-    limiter = container.limiter(connection, budget)
+    limiter = container.limiter(connection, [Budget.per_second(rate)] if rate else [])
     http = VendorHttp(container.http, VENDOR, policy, limiter=limiter)
     return PrimeClient(http, secret(False).batch_url(), auth)
 

@@ -24,7 +24,7 @@ def build_client(container: Container[ProcoreClient], connection: str) -> Procor
     secret = container.connection_secret(connection, ProcoreConnection)
     timeout = container.settings.vendor_timeout_seconds
     auth = CachedAuth(procore_token_fetch(container.http, secret, timeout))
-    limiter = container.limiter(connection, budget=None)
+    limiter = container.limiter(connection, budgets=[])
     http = VendorHttp(container.http, VENDOR, RetryPolicy(timeout=timeout), limiter=limiter)
     return ProcoreClient(http, str(secret(False).api_base_url), auth)
 

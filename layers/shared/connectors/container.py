@@ -7,7 +7,7 @@ secrets, the pooled HTTP client, SQS, the caller verifier) is the same for every
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -130,13 +130,13 @@ class Container[Client]:
         table = self.settings.idempotency_table
         return None if table is None else ObjectMarks(self.function, table, self._dynamodb)
 
-    def limiter(self, connection: str, budget: Budget | None) -> Limiter:
-        """``connection``'s request budget and vendor pauses, shared through the rate limit table when there is one."""
+    def limiter(self, connection: str, budgets: Sequence[Budget]) -> Limiter:
+        """``connection``'s request budgets and vendor pauses, shared through the rate limit table when there is one."""
         return connection_limiter(
             self.settings.rate_limit_table,
             self.vendor,
             connection,
-            budget,
+            budgets,
             lambda: self._aws.client("dynamodb", config=TABLE_CLIENT_CONFIG),
         )
 

@@ -4,23 +4,26 @@
 budget of R requests per S seconds opens one slot every S/R seconds (plus an allowance for the jitter between a
 request leaving and reaching the vendor), so any S-second span, wherever the vendor's window starts, holds at most
 R requests: a window counted from the vendor's first request, or one aligned to the clock, is never overrun,
-where a burst at the start of our own window could land in the end of the vendor's. A sender books the next
-free slot and sleeps until it, so waiting senders do not race for each slot as it opens; after a sleep it asks
-whether a pause began meanwhile (``held``), and if one did its slot is void and it books again after the pause.
+where a burst at the start of our own window could land in the end of the vendor's. A vendor may enforce several
+windows at once (ConstructionOnline: an hour, a day, a week and a month per API key): a connection then has one
+budget per window, and a slot is booked in all of them at once, at the time the last of them allows (``book``).
+
+A sender books the next free slot and sleeps until it, so waiting senders do not race for each slot as it opens;
+after a sleep it asks whether a pause began meanwhile (``held``), and if one did its slot is void and it books
+again after the pause.
 
 A ``LocalLimiter`` knows only its own process, so N warm containers send N times the budget; a ``SharedLimiter``
-keeps the next free slot in DynamoDB, so the containers stay under the vendor's limit together and all of them
-stop as soon as one of them learns of a pause.
+keeps the schedule in DynamoDB, so the containers stay under the vendor's limits together and all of them stop as
+soon as one of them learns of a pause.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from botocore.config import Config
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-# Longer than any pause a vendor asks for (Procore's longest window is an hour); then DynamoDB's TTL drops the item.
+# How long an item outlives the last slot or pause it holds, after which it says nothing and DynamoDB's TTL drops it.
 ITEM_LIFETIME_SECONDS = 24 * 3600
 # How long a container keeps to its local limiter after the table failed, before trying the table again.
 TABLE_RETRY_SECONDS = 30.0
@@ -42,9 +45,10 @@ TABLE_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"total_
 # network). Spreading R slots over S plus this much keeps R+1 of them out of any S-second vendor window.
 ARRIVAL_JITTER_SECONDS = 0.05
 
-# IDLE, refused because another container booked first, then QUEUE: two updates, a third after a race with a pause.
-_UPDATES_PER_RESERVATION = 3
-_NAMES = {"#next": "next_slot", "#paused": "paused_until", "#expires": "expires_at"}
+# Each refused write means another container booked or paused meanwhile: the slots within a sender's time run out
+# long before this many refusals in a row, so only a table that misbehaves reaches it (the sender then gives up).
+WRITES_PER_RESERVATION = 100
+_NAMES = {"#slots": "next_slots", "#paused": "paused_until", "#version": "version", "#expires": "expires_at"}
 _REFUSED = "ConditionalCheckFailedException"
 
 
@@ -116,92 +120,112 @@ class Budget:
         """How far ahead of the paced schedule a slot may be taken: the unused slots a burst may use."""
         return (self.burst - 1) * self.interval
 
+    @property
+    def key(self) -> str:
+        """The budget's name in a schedule: its window's length in seconds (a connection has one per window)."""
+        return f"{self.seconds:g}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Where a connection's budgets stand: each one's next paced slot (by ``Budget.key``) and the latest pause.
+
+    Times are on the limiter's clock. ``version`` counts the writes of a shared schedule (None: not stored yet).
+    """
+
+    next_slots: Mapping[str, float] = field(default_factory=dict)
+    paused_until: float = -math.inf
+    version: int | None = None
+
+    def book(self, budgets: Sequence[Budget], now: float, within: float) -> tuple[Slot, Schedule | None]:
+        """The first slot every budget allows, and the schedule once it is booked (None: not within ``within``).
+
+        Each budget's next slot is where a paced request may go, or up to its tolerance earlier; a request goes at
+        the latest of these, and each budget's next slot then moves one interval past it (a budget that was idle,
+        its next slot long past, counts from the request's time). A pause holds every budget until it ends plus the
+        budget's tolerance, so that not even a burst goes before it ends.
+        """
+        due = {
+            budget.key: max(self.next_slots.get(budget.key, -math.inf), self.paused_until + budget.tolerance)
+            for budget in budgets
+        }
+        slot = max([now, self.paused_until, *(due[budget.key] - budget.tolerance for budget in budgets)])
+        if slot - now > within:
+            return Slot(slot - now, booked=False), None
+        after = {budget.key: max(due[budget.key], slot) + budget.interval for budget in budgets}
+        return Slot(slot - now), replace(self, next_slots=after)
+
+    def pause(self, until: float) -> Schedule | None:
+        """The schedule holding requests until ``until``; None when a pause as long or longer holds already."""
+        return None if until <= self.paused_until else replace(self, paused_until=until)
+
+    def latest(self) -> float:
+        """The last time this schedule says anything about: its latest next slot or pause."""
+        return max([self.paused_until, *self.next_slots.values()])
+
+
+def distinct_windows(budgets: Sequence[Budget]) -> tuple[Budget, ...]:
+    """``budgets`` as a tuple, refused when two share a window length (a schedule keys them by it)."""
+    keys = [budget.key for budget in budgets]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"a connection's budgets need windows of different lengths, not {list(budgets)}")
+    return tuple(budgets)
+
 
 class LocalLimiter:
-    """This process's budget and the pauses it was told of, on its monotonic clock.
+    """This process's budgets and the pauses it was told of, on its monotonic clock.
 
-    Thread-safe. Without a budget it only holds the pauses.
+    Thread-safe. Without budgets it only holds the pauses.
     """
 
     def __init__(
         self,
-        budget: Budget | None = None,
+        budgets: Sequence[Budget] = (),
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._interval = budget.interval if budget else 0.0
-        self._tolerance = budget.tolerance if budget else 0.0
+        self._budgets = distinct_windows(budgets)
         self._clock = clock
         self._wall_clock = wall_clock
-        self._next = -math.inf  # the paced schedule's next slot; a burst may go up to the tolerance before it
-        self._paused_until = -math.inf
+        self._schedule = Schedule()
         self._lock = threading.Lock()
 
     def reserve(self, within: float) -> Slot:
-        """Book the next free slot if it opens within ``within`` seconds."""
+        """Book the first slot every budget allows if it opens within ``within`` seconds."""
         with self._lock:
-            now = self._clock()
-            wait = max(0.0, self._next - self._tolerance - now)
-            if wait > within:
-                return Slot(wait, booked=False)
-            self._next = max(self._next, now) + self._interval
-            return Slot(wait)
+            slot, booked = self._schedule.book(self._budgets, self._clock(), within)
+            self._schedule = booked or self._schedule
+            return slot
 
     def pause_until(self, until: float) -> None:
         """Hold requests until the wall-clock time ``until``."""
         with self._lock:
             # Kept on the monotonic clock, like the slots, so that a wall-clock step cannot stretch or cut it.
-            resume = self._clock() + until - self._wall_clock()
-            self._paused_until = max(self._paused_until, resume)
-            self._next = max(self._next, resume + self._tolerance)
+            self._schedule = self._schedule.pause(self._clock() + until - self._wall_clock()) or self._schedule
 
     def held(self, *, everywhere: bool) -> float:
         """Seconds the latest pause this process was told of still holds requests (it knows of no others)."""
         with self._lock:
-            return max(0.0, self._paused_until - self._clock())
-
-
-class Move(enum.Enum):
-    """The conditional updates that book a slot in a connection's item."""
-
-    IDLE = "idle"
-    """Book now and set the next slot an interval later, if the next free slot has passed (or there is none)."""
-    QUEUE = "queue"
-    """Book the next free slot and move it an interval on, if it is still to come and within the sender's time."""
-
-
-def next_move(next_slot: float | None, now: float, within: float, tolerance: float) -> Move | Slot:
-    """Which update can book a slot, given the item's next slot; or the unbooked slot when none is in time."""
-    if next_slot is None or next_slot <= now:
-        return Move.IDLE
-    wait = max(0.0, next_slot - tolerance - now)
-    if wait <= within:
-        return Move.QUEUE
-    return Slot(wait, booked=False)
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A booking DynamoDB refused, with the item's next slot as it was (None: no item, or none in it)."""
-
-    next_slot: float | None
+            return max(0.0, self._schedule.paused_until - self._clock())
 
 
 class SharedLimiter:
-    """One connection's next free slot and pause in a DynamoDB item that every warm container updates.
+    """One connection's schedule in a DynamoDB item that every warm container updates.
 
-    The item (key ``id`` = ``<vendor>#<connection>#limit``) holds ``next_slot``, the paced schedule's next slot in
-    epoch seconds (a burst may go up to the budget's tolerance before it), ``paused_until``, the end of the latest
-    pause a vendor asked for (which also moves ``next_slot`` to its end plus the tolerance), and ``expires_at`` for
-    the table's TTL. A booking is one conditional UpdateItem: when the next slot has passed, book now; when it is
-    to come, book it and move it one interval on (DynamoDB adds, so concurrent bookings get successive slots). A
-    refusal brings the item back as it was, which says which update fits, or how long until a slot opens. Without
-    a budget a reservation only reads the pause (a GetItem), as ``held`` does.
+    The item (key ``id`` = ``<vendor>#<connection>#limit``) holds ``next_slots``, a map from each budget's key to
+    its next paced slot in epoch seconds, ``paused_until``, the end of the latest pause a vendor asked for,
+    ``version``, which every write moves on, and ``expires_at`` for the table's TTL, a day past the latest time the
+    item speaks of. A booking or a pause is one UpdateItem that writes the schedule computed from the one this
+    container last saw, on condition that its version is still the one seen. DynamoDB cannot take the later of two
+    times in an update, and a slot must be the latest of every budget's, so the schedule is computed here: a
+    refusal brings the item back as it is (``ALL_OLD``), and the write is made again from it. Every refusal means
+    another container booked meanwhile; under one budget its slot would have been taken anyway. Without budgets a
+    reservation only reads the pause (a GetItem), as ``held`` does.
 
     If the table cannot be used (network, permissions, missing table, throttling), the limiter falls back to its
     local limiter for ``table_retry_seconds`` and logs a warning once: delivery must not stop because the
-    limiter's table is down. Meanwhile each container keeps only its own budget, as if it were alone.
+    limiter's table is down. Meanwhile each container keeps only its own budgets, as if it were alone.
     """
 
     def __init__(
@@ -209,7 +233,7 @@ class SharedLimiter:
         table: DynamoDBClient,
         table_name: str,
         key: str,
-        budget: Budget | None,
+        budgets: Sequence[Budget] = (),
         *,
         clock: Callable[[], float] = time.time,
         fallback: Limiter | None = None,
@@ -218,23 +242,23 @@ class SharedLimiter:
         self._table = table
         self._table_name = table_name
         self.key = key
-        self._budget = budget
-        self._interval = budget.interval if budget else 0.0
-        self._tolerance = budget.tolerance if budget else 0.0
+        self._budgets = distinct_windows(budgets)
         self._clock = clock
-        self._fallback = fallback or LocalLimiter(budget)
+        self._fallback = fallback or LocalLimiter(self._budgets)
         self._table_retry_seconds = table_retry_seconds
-        self._seen_next = -math.inf
+        self._seen = Schedule()
         self._table_down_until = -math.inf
         self._warned = False
         self._lock = threading.Lock()
+        # A container's senders write the item one at a time: at once they would only refuse each other's writes.
+        self._writing = threading.Lock()
 
     def reserve(self, within: float) -> Slot:
-        """Book the next free slot of the shared budget if it opens within ``within`` seconds."""
+        """Book the first slot every shared budget allows if it opens within ``within`` seconds."""
         if self._clock() < self._table_down_until:
             return self._fallback.reserve(within)
         try:
-            if self._budget is None:
+            if not self._budgets:
                 wait = self._pause_left()
                 return Slot(wait, booked=wait <= within)
             return self._book(within)
@@ -247,29 +271,15 @@ class SharedLimiter:
         self._fallback.pause_until(until)
         if self._clock() < self._table_down_until:
             return
-        # Two conditional updates: DynamoDB cannot take the later of two times in one. Slots move past the pause
-        # plus the tolerance, so that not even a burst goes before it ends.
-        moves = [("#paused", until)] + ([("#next", until + self._tolerance)] if self._budget else [])
-        for name, value in moves:
-            try:
-                self._table.update_item(
-                    TableName=self._table_name,
-                    Key=self._key(),
-                    UpdateExpression=f"SET {name} = :value, #expires = :expires",
-                    ConditionExpression=f"attribute_not_exists({name}) OR {name} < :value",
-                    ExpressionAttributeNames={name: _NAMES[name], "#expires": _NAMES["#expires"]},
-                    ExpressionAttributeValues={
-                        ":value": _n(value),
-                        ":expires": _n(math.ceil(value) + ITEM_LIFETIME_SECONDS),
-                    },
-                )
-            except ClientError as error:
-                if aws_error_name(error) != _REFUSED:  # refused: a later one is recorded already
-                    self._table_failed(error)
-                    return
-            except BotoCoreError as error:
-                self._table_failed(error)
-                return
+        try:
+            with self._writing:
+                for _ in range(WRITES_PER_RESERVATION):
+                    paused = self._seen.pause(until)
+                    # Pauses only grow, so one as long seen here holds in the table too.
+                    if paused is None or self._commit(paused):
+                        return
+        except (BotoCoreError, ClientError) as error:
+            self._table_failed(error)
 
     def held(self, *, everywhere: bool) -> float:
         """Seconds the latest pause still holds requests: any container's (a GetItem) or this one's."""
@@ -282,52 +292,50 @@ class SharedLimiter:
             return self._fallback.held(everywhere=False)
 
     def _book(self, within: float) -> Slot:
-        now = self._clock()
-        # Under a backlog the next slot is usually ahead: guess QUEUE then, so one update books it.
-        move = Move.QUEUE if self._seen_next > now else Move.IDLE
-        for _ in range(_UPDATES_PER_RESERVATION):
-            outcome = self._update(move, now, within)
-            if not isinstance(outcome, Refused):
-                # From the time now, not before the updates: a slow table must not make the request late.
-                return Slot(max(0.0, outcome - self._clock()))
-            self._seen_next = -math.inf if outcome.next_slot is None else outcome.next_slot
-            decision = next_move(outcome.next_slot, now, within, self._tolerance)
-            if isinstance(decision, Slot):
-                return decision
-            move = decision
-        # Only a pause racing each booking gets here: the sender tries again one interval later.
-        return Slot(self._interval, booked=False)
+        slot = Slot(min(budget.interval for budget in self._budgets), booked=False)
+        with self._writing:
+            for _ in range(WRITES_PER_RESERVATION):
+                now = self._clock()
+                # What this container saw is never ahead of the table (slots and pauses only move on), so a slot it
+                # sees out of reach is out of reach: no write is needed to learn that.
+                slot, booked = self._seen.book(self._budgets, now, within)
+                if booked is None:
+                    return slot
+                if self._commit(booked):
+                    # From the time now, not before the write: a slow table must not make the request late.
+                    return Slot(max(0.0, now + slot.wait - self._clock()))
+        return Slot(slot.wait, booked=False)
 
-    def _update(self, move: Move, now: float, within: float) -> float | Refused:
-        """Try ``move``: the booked slot's epoch second, or the refusal with the item as it was."""
-        values = {":now": _n(now), ":expires": _n(_expiry(now + within))}
-        if move is Move.IDLE:
-            update = "SET #next = :after, #expires = :expires"
-            condition = "attribute_not_exists(#next) OR #next <= :now"
-            values[":after"] = _n(now + self._interval)
-        else:
-            update = "SET #next = #next + :interval, #expires = :expires"
-            condition = "#next > :now AND #next <= :latest"
-            values |= {":interval": _n(self._interval), ":latest": _n(now + within + self._tolerance)}
+    def _commit(self, schedule: Schedule) -> bool:
+        """Write ``schedule`` if the item is still as last seen; otherwise learn what it is now and return False."""
+        seen = self._seen.version
+        version = 1 if seen is None else seen + 1
+        values: dict[str, AttributeValueTypeDef] = {
+            ":slots": {"M": {key: _n(value) for key, value in schedule.next_slots.items()}},
+            ":paused": _n(schedule.paused_until) if math.isfinite(schedule.paused_until) else {"NULL": True},
+            ":version": _n(version),
+            ":expires": _n(math.ceil(max(schedule.latest(), self._clock())) + ITEM_LIFETIME_SECONDS),
+        }
+        if seen is not None:
+            values[":seen"] = _n(seen)
         try:
-            answer = self._table.update_item(
+            self._table.update_item(
                 TableName=self._table_name,
                 Key=self._key(),
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#next": _NAMES["#next"], "#expires": _NAMES["#expires"]},
+                UpdateExpression="SET #slots = :slots, #paused = :paused, #version = :version, #expires = :expires",
+                ConditionExpression="attribute_not_exists(#version)" if seen is None else "#version = :seen",
+                ExpressionAttributeNames=_NAMES,
                 ExpressionAttributeValues=values,
-                ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if aws_error_name(error) != _REFUSED:
                 raise
             # The stubs do not list the item DynamoDB returns with a refusal.
-            return Refused(_number(cast(Mapping[str, Any], error.response).get("Item"), "#next"))
-        self._seen_next = float(answer["Attributes"][_NAMES["#next"]]["N"])
-        # The slot booked is the one before the item's new next slot, less the tolerance (and never before now).
-        return max(now, self._seen_next - self._interval - self._tolerance)
+            self._seen = _schedule(cast(Mapping[str, Any], error.response).get("Item"))
+            return False
+        self._seen = replace(schedule, version=version)
+        return True
 
     def _pause_left(self) -> float:
         answer = self._table.get_item(
@@ -337,8 +345,8 @@ class SharedLimiter:
             ProjectionExpression="#paused",
             ExpressionAttributeNames={"#paused": _NAMES["#paused"]},
         )
-        paused_until = _number(answer.get("Item"), "#paused")
-        return 0.0 if paused_until is None else max(0.0, paused_until - self._clock())
+        paused_until = _schedule(answer.get("Item")).paused_until
+        return max(0.0, paused_until - self._clock())
 
     def _key(self) -> dict[str, AttributeValueTypeDef]:
         return {"id": {"S": self.key}}
@@ -363,7 +371,7 @@ def connection_limiter(
     table_name: str | None,
     vendor: str,
     connection: str,
-    budget: Budget | None,
+    budgets: Sequence[Budget],
     table: Callable[[], DynamoDBClient],
 ) -> Limiter:
     """The shared limiter on ``table_name`` when one is configured, else this process's own.
@@ -371,19 +379,22 @@ def connection_limiter(
     ``table`` makes the DynamoDB client, configured with ``TABLE_CLIENT_CONFIG``; it is called only for a table.
     """
     if table_name is None:
-        return LocalLimiter(budget)
-    return SharedLimiter(table(), table_name, limiter_key(vendor, connection), budget)
+        return LocalLimiter(budgets)
+    return SharedLimiter(table(), table_name, limiter_key(vendor, connection), budgets)
 
 
-def _number(item: Mapping[str, Any] | None, name: str) -> float | None:
-    """The item's attribute ``_NAMES[name]`` from DynamoDB's attribute values (``{"N": "..."}``); None if absent."""
-    value = (item or {}).get(_NAMES[name], {}).get("N")
-    return None if value is None else float(value)
+def _schedule(item: Mapping[str, Any] | None) -> Schedule:
+    """A schedule from its item's DynamoDB attribute values; an empty one when there is no item."""
+    item = item or {}
+    slots = item.get(_NAMES["#slots"], {}).get("M", {})
+    paused = item.get(_NAMES["#paused"], {}).get("N")
+    version = item.get(_NAMES["#version"], {}).get("N")
+    return Schedule(
+        next_slots={key: float(value["N"]) for key, value in slots.items()},
+        paused_until=-math.inf if paused is None else float(paused),
+        version=None if version is None else int(version),
+    )
 
 
 def _n(value: float) -> AttributeValueTypeDef:
     return {"N": str(value)}
-
-
-def _expiry(now: float) -> int:
-    return int(now) + ITEM_LIFETIME_SECONDS

@@ -159,6 +159,61 @@ class ChangeOrderUpdateCommand(BaseModel):
     coInfo: CoInfo = Field(description="Properties to change")
 
 
+class RateWindow(BaseModel):
+    """One of the vendor's limits per API key: ``requests`` in any span of ``seconds``.
+
+    ``burst`` of them may go at once after a quiet spell; the rest are paced evenly through the window.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: int = Field(ge=1)
+    seconds: int = Field(ge=1)
+    burst: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _burst_within_the_window(self) -> RateWindow:
+        if self.burst is not None and self.burst > self.requests:
+            raise ValueError(f"burst ({self.burst}) cannot exceed requests ({self.requests})")
+        return self
+
+    @property
+    def burst_or_default(self) -> int:
+        """The burst the secret names, else a tenth of the window: a few edits land at once, a backlog keeps 90%."""
+        return self.burst or max(1, self.requests // 10)
+
+
+class RateLimits(BaseModel):
+    """The four windows ConstructionOnline enforces per API key; null switches one off (a raised plan, a sandbox)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hour: RateWindow | None = RateWindow(requests=500, seconds=3600)
+    day: RateWindow | None = RateWindow(requests=10_000, seconds=86_400)
+    week: RateWindow | None = RateWindow(requests=50_000, seconds=604_800)
+    # 31 days: no calendar month and no 30-day span then holds more than the limit, whichever the vendor counts.
+    month: RateWindow | None = RateWindow(requests=200_000, seconds=31 * 86_400)
+
+    @model_validator(mode="after")
+    def _windows_of_different_lengths(self) -> RateLimits:
+        lengths = [window.seconds for window in self.windows()]
+        if len(set(lengths)) != len(lengths):
+            raise ValueError(f"each window needs its own length in seconds, not {lengths}")
+        return self
+
+    def windows(self) -> list[RateWindow]:
+        """The windows switched on, shortest first."""
+        return sorted((window for window in (self.hour, self.day, self.week, self.month) if window), key=_length)
+
+
+def _length(window: RateWindow) -> int:
+    return window.seconds
+
+
+# The budget's keys before it had four windows: refused by name, so that an old secret does not quietly lose its limit.
+_FORMER_BUDGET_KEYS = ("requests_per_window", "window_seconds", "burst")
+
+
 class ConstructionOnlineConnection(BaseModel):
     """The ``<prefix>/constructiononline/<connection>`` secret."""
 
@@ -168,20 +223,13 @@ class ConstructionOnlineConnection(BaseModel):
     password: SecretStr
     api_key: SecretStr
     base_url: HttpUrl = HttpUrl("https://api.constructiononline.com")
-    # The vendor's tightest window per API key: 500 requests an hour. Its daily, weekly and monthly limits are
-    # learnt from a 429, whose wait then holds every container of the connection.
-    requests_per_window: int = Field(default=500, ge=1)
-    window_seconds: int = Field(default=3600, ge=1)
-    # Updates sent at once after a quiet spell; the rest of the window's requests are paced evenly through it.
-    burst: int | None = Field(default=None, ge=1)
+    # Booked in every window at once, so that a sustained backlog is paced under all of them.
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
 
-    @model_validator(mode="after")
-    def _burst_within_the_window(self) -> ConstructionOnlineConnection:
-        if self.burst is not None and self.burst > self.requests_per_window:
-            raise ValueError(f"burst ({self.burst}) cannot exceed requests_per_window ({self.requests_per_window})")
-        return self
-
-    @property
-    def burst_or_default(self) -> int:
-        """The burst the secret names, else a tenth of the window: a few edits land at once, a backlog keeps 90%."""
-        return self.burst or max(1, self.requests_per_window // 10)
+    @model_validator(mode="before")
+    @classmethod
+    def _no_former_budget_keys(cls, data: Any) -> Any:
+        former = [key for key in _FORMER_BUDGET_KEYS if isinstance(data, dict) and key in data]
+        if former:
+            raise ValueError(f"{', '.join(former)} moved into rate_limits.hour (requests, seconds, burst)")
+        return data
