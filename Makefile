@@ -52,7 +52,7 @@ run: $(VENV)/.installed $(TOOLS)/.installed
 demo: $(VENV)/.installed $(TOOLS)/.installed
 	$(PY) -m devkit.demo --port 0
 
-# Throughput, cold start, overhead and memory of the three functions: bench/results.json and the README's table.
+# Throughput, cold start, overhead and memory of the three functions: bench/results.json and docs/benchmarks.md's table.
 bench: $(VENV)/.installed $(TOOLS)/.installed
 	$(PY) -m devkit.bench
 

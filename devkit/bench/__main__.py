@@ -1,4 +1,4 @@
-"""Run the bench: ``python -m devkit.bench [--records 10000] [--runs 3] ...``; see the README's Benchmarks section."""
+"""Run the bench: ``python -m devkit.bench [--records 10000] [--runs 3] ...``; see docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ from devkit.bench.report import (
     SECTIONS,
     ParameterMismatch,
     VendorRun,
+    bench_table,
     check_parameters,
     cold_start_figures,
     merge_results,
     read_results,
-    readme_table,
-    rewrite_readme,
+    rewrite_table,
     summary_lines,
     vendor_figures,
     write_results,
@@ -46,13 +46,13 @@ from devkit.bench.vendors import VENDORS, BenchVendor
 from devkit.template import REPO_ROOT, function
 
 RESULTS = REPO_ROOT / "bench" / "results.json"
-README = REPO_ROOT / "README.md"
+TABLE_PAGE = REPO_ROOT / "docs" / "benchmarks.md"
 OUTPUT = REPO_ROOT / ".build" / "bench"
 _MAX_MEMORY = re.compile(r"Max Memory Used: (\d+) MB")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure every section or those ``--only`` names, write results.json and the README table, print the figures."""
+    """Measure every section or those ``--only`` names, write results.json and the bench table, print the figures."""
     parser = _parser()
     arguments = parser.parse_args(argv)
     sections = [section for section in SECTIONS if section in (arguments.only or SECTIONS)]
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parameters["wall_seconds"] = dict.fromkeys(sections, wall_seconds)
     results = merge_results(previous, measured)
     write_results(arguments.results, results)
-    rewrite_readme(arguments.readme, readme_table(results))
+    rewrite_table(arguments.page, bench_table(results))
     for line in summary_lines(results):
         print(line)
     print(f"measured {', '.join(sections)} in {wall_seconds:.0f} s; results in {arguments.results}")
@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds a run may take to land (900)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results.json")
-    parser.add_argument("--readme", type=Path, default=README, help="README whose bench table to rewrite")
+    parser.add_argument("--page", type=Path, default=TABLE_PAGE, help="page whose bench table to rewrite")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="logs of the run (.build/bench)")
     parser.add_argument(
         "--only",

@@ -1,4 +1,4 @@
-"""The bench's figures: medians over the runs, the issue's targets, bench/results.json, the README table, stdout."""
+"""The bench's figures: medians over the runs, the issue's targets, results.json, docs/benchmarks.md's table, stdout."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from devkit.bench.bounds import Bound
 from devkit.bench.cold_start import ColdStart
 from devkit.bench.throughput import ThroughputRun
 
-README_START = "<!-- bench:start -->"
-README_END = "<!-- bench:end -->"
+TABLE_START = "<!-- bench:start -->"
+TABLE_END = "<!-- bench:end -->"
 PROCORE_CALL_SIZE = 1000
 # Above this share of the run spent inside invocations, the invocations are what bounds the throughput.
 BUSY = 0.7
@@ -268,8 +268,8 @@ def write_results(path: Path, results: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
-def readme_table(results: Mapping[str, Any]) -> str:
-    """The README's table of figures for ``results``; a section never measured says so."""
+def bench_table(results: Mapping[str, Any]) -> str:
+    """The table of figures for ``results`` (docs/benchmarks.md); a section never measured says so."""
     parameters = results["parameters"]
     lines = [
         f"Measured {_measured_at(parameters['measured_at'])} on {parameters['machine']}: {parameters['records']} "
@@ -337,12 +337,12 @@ def _value(target: Mapping[str, Any]) -> str:
     return NOT_MEASURED if target["value"] is None else f"{target['value']:.3g}"
 
 
-def rewrite_readme(readme: Path, table: str) -> None:
-    """Replace what stands between the README's bench markers with ``table``."""
-    text = readme.read_text()
-    start = text.index(README_START) + len(README_START)
-    end = text.index(README_END)
-    readme.write_text(f"{text[:start]}\n{table}\n{text[end:]}")
+def rewrite_table(page: Path, table: str) -> None:
+    """Replace what stands between the bench markers of ``page`` (docs/benchmarks.md) with ``table``."""
+    text = page.read_text()
+    start = text.index(TABLE_START) + len(TABLE_START)
+    end = text.index(TABLE_END)
+    page.write_text(f"{text[:start]}\n{table}\n{text[end:]}")
 
 
 def summary_lines(results: Mapping[str, Any]) -> list[str]:

@@ -36,16 +36,16 @@ VENDOR_KEYS = {
 }
 
 
-def test_bench_writes_consistent_figures_and_the_readme_table(tmp_path: Path) -> None:
+def test_bench_writes_consistent_figures_and_the_table(tmp_path: Path) -> None:
     results_path = tmp_path / "results.json"
-    readme = tmp_path / "README.md"
-    readme.write_text("# Title\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\n## Next\n")
+    page = tmp_path / "benchmarks.md"
+    page.write_text("# Title\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n\n## Next\n")
     records = 12
 
     status = main(
         [
             "--records", str(records), "--runs", "1", "--naive-records", "3",
-            "--results", str(results_path), "--readme", str(readme), "--output", str(tmp_path / "out"),
+            "--results", str(results_path), "--page", str(page), "--output", str(tmp_path / "out"),
         ]
     )  # fmt: skip
 
@@ -81,7 +81,7 @@ def test_bench_writes_consistent_figures_and_the_readme_table(tmp_path: Path) ->
     assert 1 <= results["procore"]["vendor_calls"] <= records
     assert results["procore"]["calls_ratio"] == results["procore"]["vendor_calls"] / math.ceil(records / 1000)
     assert {target["key"] for target in results["targets"]} >= {"procore.calls_ratio", "cold_start.ratio"}
-    table = readme.read_text()
+    table = page.read_text()
     assert "old table" not in table
     assert table.startswith("# Title\n\n<!-- bench:start -->\n")
     assert table.endswith("<!-- bench:end -->\n\n## Next\n")

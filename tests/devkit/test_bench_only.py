@@ -11,14 +11,14 @@ from devkit.bench.report import (
     SECTIONS,
     VENDOR_KEYS,
     ParameterMismatch,
+    bench_table,
     merge_results,
     read_results,
-    readme_table,
     summary_lines,
     write_results,
 )
 
-README = "# Title\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n"
+PAGE = "# Title\n\n<!-- bench:start -->\nold table\n<!-- bench:end -->\n"
 
 
 def vendor_figures(records_per_second: float) -> dict:
@@ -119,7 +119,7 @@ def test_a_section_measured_again_replaces_its_figures_and_keeps_the_others() ->
     assert target(merged, "procore.throughput_ratio_to_bound")["met"] is True
     assert target(previous, "procore.throughput_ratio_to_bound")["met"] is False
     assert target(merged, "prime.throughput_ratio_to_bound") == target(previous, "prime.throughput_ratio_to_bound")
-    assert readme_table(merged).startswith(
+    assert bench_table(merged).startswith(
         "Measured per section (cold_start 2026-11-23, procore 2026-11-25, prime 2026-11-23, "
         "constructiononline 2026-11-23) on 2 CPUs"
     )
@@ -154,7 +154,7 @@ def test_without_stored_results_the_other_sections_are_reported_not_measured(tmp
     unmeasured = target(results, "cold_start.ratio")
     assert (unmeasured["value"], unmeasured["met"]) == (None, None)
     assert "bounded_by" not in unmeasured
-    table = readme_table(results)
+    table = bench_table(results)
     assert table.startswith("Measured 2026-11-25 on ")
     assert "| procore | not measured |" in table
     assert "| prime | 950.0 |" in table
@@ -202,9 +202,9 @@ def test_only_refuses_other_parameters_before_measuring(tmp_path: Path, monkeypa
 
 def test_only_merges_into_what_a_full_run_wrote(tmp_path: Path, monkeypatch) -> None:
     results_path = tmp_path / "results.json"
-    readme = tmp_path / "README.md"
-    readme.write_text(README)
-    options = ["--results", str(results_path), "--readme", str(readme)]
+    page = tmp_path / "benchmarks.md"
+    page.write_text(PAGE)
+    options = ["--results", str(results_path), "--page", str(page)]
     rate = 100.0  # what the fake measuring reports, read when it runs
 
     def measure(_, parameters: dict, sections: list) -> dict:
@@ -231,5 +231,5 @@ def test_only_merges_into_what_a_full_run_wrote(tmp_path: Path, monkeypatch) -> 
     assert merged["parameters"]["wall_seconds"].keys() == set(SECTIONS)
     assert target(merged, "procore.throughput_ratio_to_bound")["met"] is True
     assert target(merged, "prime.throughput_ratio_to_bound")["met"] is False
-    assert "| procore | 950.0 |" in readme.read_text()
-    assert "| prime | 100.0 |" in readme.read_text()
+    assert "| procore | 950.0 |" in page.read_text()
+    assert "| prime | 100.0 |" in page.read_text()

@@ -1,4 +1,4 @@
-"""Each row of architecture.md's failure-class table for Procore, over real HTTP and a real moto server."""
+"""Each row of docs/architecture.md's failure-class table for Procore, over real HTTP and a real moto server."""
 
 from __future__ import annotations
 

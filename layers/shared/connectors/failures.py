@@ -1,4 +1,4 @@
-"""The failure classes of architecture.md: one place decides what every trigger does with a failure."""
+"""The failure classes of docs/architecture.md: one place decides what every trigger does with a failure."""
 
 from __future__ import annotations
 

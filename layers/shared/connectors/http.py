@@ -54,7 +54,7 @@ FRESH_PAUSE_AFTER_SECONDS = 1.0
 
 
 class VendorHttp:
-    """Sends requests for one vendor connection with the retry rules of architecture.md.
+    """Sends requests for one vendor connection with the retry rules of docs/architecture.md.
 
     Before every attempt it takes a slot from ``limiter`` (this process's own when none is given) and tells it
     of every pause the vendor asks for, so that a shared limiter holds all warm containers to one budget.
