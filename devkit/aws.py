@@ -102,14 +102,17 @@ def start_moto(port: int = 0) -> MotoServer:
         [sys.executable, "-m", "devkit.bench.fast_moto", "-H", _MOTO_HOST, "-p", str(port)], stdout=log, stderr=log
     )
     server = MotoServer(process, f"http://{_MOTO_HOST}:{port}", log)
-    deadline = time.monotonic() + _MOTO_STARTUP_SECONDS
-    while not _answers(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            log.seek(0)
-            tail = log.read().decode(errors="replace")[-4000:]
-            server.stop()
-            raise RuntimeError(f"moto server on port {port} did not start:\n{tail}")
-        time.sleep(0.05)
+    try:
+        deadline = time.monotonic() + _MOTO_STARTUP_SECONDS
+        while not _answers(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                tail = log.read().decode(errors="replace")[-4000:]
+                raise RuntimeError(f"moto server on port {port} did not start:\n{tail}")
+            time.sleep(0.05)
+    except BaseException:
+        server.stop()  # also on Ctrl-C while it starts: the caller has no server to stop yet
+        raise
     return server
 
 

@@ -7,9 +7,10 @@
 ``webhook`` signs the body with Standard Webhooks (the key from WEBHOOK_SIGNING_SECRET, else the local one that
 ``make run`` seeds) unless ``--bearer`` is given, and works against the local API or a deployed ``ApiUrl``.
 ``enqueue`` finds the function's queue in template.yaml and sends to it wherever AWS_ENDPOINT_URL points
-(the local emulator) or, without it, to the AWS account of the current credentials. ``redrive`` moves the
-function's dead letters back to its queue once their cause is fixed: SQS's message move task in a deployed stack
-(``--stack``), the same move done message by message against the local emulator (which has no move tasks).
+(the local emulator, reached with its own dummy credentials and region: no AWS configuration needed) or, without
+it, to the AWS account of the current credentials. ``redrive`` moves the function's dead letters back to its
+queue once their cause is fixed: SQS's message move task in a deployed stack (``--stack``), the same move done
+message by message against the local emulator (which has no move tasks).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 import boto3
 import httpx
 
-from devkit.local_aws import REGION
+from devkit.aws import sqs_client
+from devkit.local_aws import REGION, is_local_endpoint
 from devkit.local_secrets import LOCAL_SIGNING_SECRET
 from devkit.redrive import QueuePair, move_messages, start_move_task
 from devkit.template import REPO_ROOT, dead_letter_queue, function, load_template
@@ -90,6 +92,10 @@ def redrive(
 
 
 def _sqs() -> Any:
+    endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint_url and is_local_endpoint(endpoint_url):
+        # The local stack's credentials and region, not the caller's (who may have none): what its queues live under.
+        return sqs_client(endpoint_url)
     return boto3.client("sqs", region_name=os.environ.get("AWS_REGION", REGION))
 
 

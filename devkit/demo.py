@@ -14,7 +14,6 @@ import argparse
 import io
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -26,10 +25,11 @@ from urllib.parse import urlencode
 
 import httpx
 
-from devkit.aws import LocalStack, provision, sqs_client, start_moto
+from devkit.aws import LocalStack, sqs_client
 from devkit.client import send_webhook
 from devkit.local_runtime.runtime import DEFAULT_PORT, LocalRuntime
-from devkit.local_secrets import LOCAL_BEARER_TOKEN, LOCAL_SIGNING_SECRET, secret_prefix, seed_connections
+from devkit.local_secrets import LOCAL_BEARER_TOKEN, LOCAL_SIGNING_SECRET, secret_prefix
+from devkit.running_stack import running_stack
 from devkit.stop_signal import wait_for_stop_signal
 from devkit.template import REPO_ROOT, FunctionSpec, dead_letter_queue, function, load_template
 from devkit.webhook_signing import signed_headers
@@ -105,33 +105,6 @@ def stderr_to(path: Path) -> Iterator[None]:
             os.close(saved)
 
 
-@dataclass(frozen=True)
-class Sandbox:
-    """The vendor sandbox process."""
-
-    url: str
-    process: subprocess.Popen[str]
-
-
-@contextmanager
-def sandbox_process(seed: int = 0) -> Iterator[Sandbox]:
-    """Run ``python -m devkit.sandbox`` on a free port until the block ends."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devkit.sandbox", "--port", "0", "--seed", str(seed)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError("the vendor sandbox did not start")
-        yield Sandbox(json.loads(line)["url"], process)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; return 0 when every sample ended as expected."""
     parser = argparse.ArgumentParser(prog="python -m devkit.demo", description=__doc__.split("\n")[0])
@@ -145,11 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     with ExitStack() as running:
         running.enter_context(stderr_to(FUNCTION_LOG))
-        moto = running.enter_context(start_moto())
-        sandbox = running.enter_context(sandbox_process())
-        stack = provision(template, moto.endpoint_url)
-        seed_connections(stack, sandbox.url)
-        _print_setup(moto.endpoint_url, sandbox.url, stack)
+        local = running.enter_context(running_stack(template))
+        stack = local.stack
+        _print_setup(local.endpoint_url, local.sandbox_url, stack)
         runtime = running.enter_context(LocalRuntime(stack, port=arguments.port, function_logs=FUNCTION_LOGS))
         for samples in SAMPLES:
             spec = function(template, REPO_ROOT, samples.logical_id)
@@ -158,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             if samples is SAMPLES[0]:
                 ok &= _show_caller_authentication(runtime.api_url, samples)
             ok &= _deliver_sqs_events(stack, spec, samples)
-            ok &= _print_what_the_vendor_stored(sandbox.url, samples)
+            ok &= _print_what_the_vendor_stored(local.sandbox_url, samples)
         print("\nAll samples ended as expected." if ok else "\nSome samples did not end as expected (see above).")
         if arguments.serve:
-            _print_try_it(runtime.api_url, moto.endpoint_url)
+            _print_try_it(runtime.api_url, local.endpoint_url)
             _serve_until_interrupted()
     print("Stopped the local runtime, the AWS emulator and the vendor sandbox.")
     print(f"The functions' logs: {FUNCTION_LOGS.relative_to(REPO_ROOT)}/<function>.log")
@@ -181,8 +152,14 @@ def _print_try_it(api_url: str, aws_url: str) -> None:
     print(f"      -H 'Procore-Company-Id: 4264807' '{api_url}{procore}'")
     print(f"  curl -X PATCH -H 'Authorization: Bearer {LOCAL_BEARER_TOKEN}' -H 'Procore-Company-Id: 4264807' \\")
     print(f"      -H 'Content-Type: application/json' -d '{body}' '{api_url}{procore}'")
-    print(f"  AWS_ENDPOINT_URL={aws_url} .venv/bin/python -m devkit.client enqueue ProcorePcoSyncFunction \\")
-    print("      -d <(jq -r '.Records[0].body' events/procore_pco_sync/sqs.json)")
+    # The message spelled out, as the webhook's body is: jq or bash's <(...) may not be there.
+    message = (
+        '{"connection": "default", "company_id": 4264807, "project_id": 298401, "contract_id": 562949953421312, '
+        '"updates": [{"origin_id": "try-2", "title": "Queued by hand", "status": "draft"}]}'
+    )
+    # AWS_ENDPOINT_URL says where the emulator is; the client brings the emulator's credentials and region itself.
+    print(f"  echo '{message}' | \\")
+    print(f"      AWS_ENDPOINT_URL={aws_url} .venv/bin/python -m devkit.client enqueue ProcorePcoSyncFunction")
 
 
 def _print_setup(aws_url: str, sandbox_url: str, stack: LocalStack) -> None:

@@ -3,6 +3,9 @@
 Supported: Ref (parameters, pseudo parameters, resources), Fn::GetAtt, Fn::Sub (both forms), Fn::Join,
 Fn::If with the template's Conditions (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition) and AWS::NoValue.
 Anything else raises UnresolvableError, so a template that needs more fails loudly instead of running wrong.
+
+Not SAM CLI's intrinsic resolver (``samcli.lib.intrinsic_resolver``): SAM CLI lives in .tools because its pins
+(boto3 among them) differ from the app's, so the dev kit, which runs in the app's environment, cannot import it.
 """
 
 from __future__ import annotations

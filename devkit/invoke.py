@@ -4,15 +4,17 @@
                             [--parameter-overrides KEY=VALUE ...]
 
 The handler runs in a fresh worker of the local runtime (``devkit.local_runtime.worker``) whose environment is
-the function's (template values, then the -n file's) plus Lambda's own variables and the caller's AWS access
-variables; PYTHONPATH is the code folder then each layer folder, as /var/task and /opt/python are in Lambda.
-The result (or Lambda's error object) is printed as JSON on stdout; logs, with Lambda's START/END/REPORT
-lines, go to stderr. Exit status: 0 the handler returned, 1 it failed or timed out, 2 the invocation could
-not be set up.
+the function's (template values, then the -n file's) plus Lambda's own variables and the AWS access variables;
+PYTHONPATH is the code folder then each layer folder, as /var/task and /opt/python are in Lambda. The result (or
+Lambda's error object) is printed as JSON on stdout; logs, with Lambda's START/END/REPORT lines, go to stderr.
+Exit status: 0 the handler returned, 1 it failed or timed out, 2 the invocation could not be set up, 130 it was
+interrupted.
 
-Template Refs to resources (queue URLs...) need the local stack: when AWS_ENDPOINT_URL is set the template's
-resources are provisioned there first (idempotent: existing ones are reused); without it, only variables that
-refer to parameters resolve, and the others must come from the -n file.
+The template's Refs to resources (queue URLs...) and the function's secrets need a local stack. With
+AWS_ENDPOINT_URL set, the template's resources are provisioned there first (idempotent: existing ones are reused)
+and the secrets must already exist (``make run`` seeds them). Without it, the invocation gets a stack of its own
+(``devkit.running_stack``, as ``make run`` starts it: the AWS emulator, the vendor sandbox, the resources, the
+secrets), stopped once the result is in, also on an error, Ctrl-C or SIGTERM; its URLs are logged on stderr.
 """
 
 from __future__ import annotations
@@ -22,20 +24,23 @@ import json
 import os
 import re
 import shlex
+import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from devkit.aws import provision, resolve_environment, template_values
-from devkit.intrinsics import UnresolvableError
+from devkit.aws import LocalStack, provision, resolve_environment
 from devkit.lambda_context import FUNCTION_VERSION, log_group_name, new_log_stream_name
 from devkit.local_aws import DUMMY_CREDENTIALS, REGION
 from devkit.local_runtime.function_log import FunctionLog
 from devkit.local_runtime.worker import Invocation, Worker
-from devkit.template import FunctionSpec, TemplateError, function, load_template, resolve_parameters
+from devkit.running_stack import RunningStack, running_stack
+from devkit.template import FunctionSpec, TemplateError, function, load_template
 
 # Passed through from the caller: where AWS is, and who calls it.
 ACCESS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -44,28 +49,16 @@ _SAM_PARAMETER_PAIR = re.compile(r"ParameterKey=(?P<key>[^,]+),ParameterValue=(?
 
 
 def function_environment(
-    template: Mapping[str, Any],
-    spec: FunctionSpec,
-    env_vars: Mapping[str, Mapping[str, Any]],
-    parameter_overrides: Mapping[str, str] | None = None,
-    endpoint_url: str | None = None,
+    stack: LocalStack, spec: FunctionSpec, env_vars: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, str]:
-    """Resolve the function's Environment Variables, overridden by an ``--env-vars`` document (SAM's format).
+    """Resolve the function's Environment Variables on ``stack``, overridden by an ``--env-vars`` document (SAM's).
 
     ``env_vars["Parameters"]`` applies to every function, ``env_vars[<logical id>]`` to one and wins. As in
     ``sam local invoke``, only variables the template declares are overridden.
     """
     overrides = {**env_vars.get("Parameters", {}), **env_vars.get(spec.logical_id, {})}
     variables = {name: overrides.get(name, value) for name, value in spec.environment.items()}
-    if endpoint_url:
-        values = provision(template, endpoint_url, parameter_overrides).values
-    else:
-        values = template_values(template, resolve_parameters(template, parameter_overrides))
-    try:
-        return resolve_environment(variables, values)
-    except UnresolvableError as error:
-        hint = "" if endpoint_url else " (set AWS_ENDPOINT_URL to a local stack, or give the variable with -n)"
-        raise UnresolvableError(f"{error}{hint}") from error
+    return resolve_environment(variables, stack.values)
 
 
 def lambda_environment(
@@ -121,22 +114,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         parameter_overrides = parse_parameter_overrides(arguments.parameter_overrides)
     except ValueError as error:
         parser.error(str(error))
+    # SIGTERM unwinds like Ctrl-C, through the finally blocks that stop what was started.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        template_path = arguments.template.resolve()
-        template = load_template(template_path)
-        spec = function(template, template_path.parent, arguments.function)
-        event = _read_json(arguments.event) if arguments.event else {}
-        env_vars = _read_env_vars(arguments.env_vars) if arguments.env_vars else {}
-        _warn_about_undeclared(spec, env_vars)
-        variables = function_environment(
-            template, spec, env_vars, parameter_overrides, os.environ.get("AWS_ENDPOINT_URL")
-        )
-    except (TemplateError, OSError, ValueError, BotoCoreError, ClientError) as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 2
-    invocation = invoke_function(spec, lambda_environment(spec, variables, os.environ), event)
+        with ExitStack() as running:
+            try:
+                spec, environment, event = _set_up(arguments, parameter_overrides, running)
+            except (TemplateError, OSError, ValueError, BotoCoreError, ClientError, RuntimeError) as error:
+                print(f"Error: {error}", file=sys.stderr)
+                return 2
+            invocation = invoke_function(spec, environment, event)
+    except KeyboardInterrupt:
+        _log("Interrupted: everything the invocation started is stopped.")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(json.dumps(invocation.payload))
     return 0 if invocation.succeeded else 1
+
+
+def _set_up(
+    arguments: argparse.Namespace, parameter_overrides: Mapping[str, str], running: ExitStack
+) -> tuple[FunctionSpec, dict[str, str], Any]:
+    """The function, its whole environment and the event; a stack of its own entered on ``running`` if needed."""
+    template_path = arguments.template.resolve()
+    template = load_template(template_path)
+    spec = function(template, template_path.parent, arguments.function)
+    event = _read_json(arguments.event) if arguments.event else {}
+    env_vars = _read_env_vars(arguments.env_vars) if arguments.env_vars else {}
+    _warn_about_undeclared(spec, env_vars)
+    endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint_url:
+        stack = provision(template, endpoint_url, parameter_overrides)
+        caller_environment: Mapping[str, str] = os.environ
+    else:
+        local = running.enter_context(_stack_of_its_own(template, parameter_overrides))
+        stack = local.stack
+        # The stack's own credentials: the caller's (if any) are for another AWS.
+        caller_environment = {**os.environ, "AWS_ENDPOINT_URL": local.endpoint_url, **DUMMY_CREDENTIALS}
+    variables = function_environment(stack, spec, env_vars)
+    return spec, lambda_environment(spec, variables, caller_environment), event
+
+
+@contextmanager
+def _stack_of_its_own(template: Mapping[str, Any], parameter_overrides: Mapping[str, str]) -> Iterator[RunningStack]:
+    with running_stack(template, parameter_overrides) as local:
+        where = f"AWS emulator {local.endpoint_url}, vendor sandbox {local.sandbox_url}"
+        _log(f"Started a local stack for this invocation: {where}")
+        yield local
+    _log("Stopped the local stack: the AWS emulator and the vendor sandbox.")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
 
 
 def parse_parameter_overrides(arguments: Sequence[str]) -> dict[str, str]:

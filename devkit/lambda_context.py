@@ -1,4 +1,10 @@
-"""A context object shaped like the one the Lambda Python runtime passes to handlers."""
+"""A context object shaped like the one the Lambda Python runtime passes to handlers.
+
+Not awslambdaric's ``LambdaContext``: that one reads the function's name, memory size and log names from this
+process's environment when it is made, and the integration tests make contexts in their own process, whose
+environment is not the function's; and awslambdaric is a runtime client with a native extension, a dependency
+the dev kit would carry for one small class.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The fixed identity of the local AWS: region, account, dummy credentials and local ARNs.
+"""The fixed identity of the local AWS: region, account, dummy credentials, local ARNs and endpoints.
 
 Region and account are moto's defaults, so ARNs the dev kit computes match the ones moto hands out.
 ``sam_transform.py`` carries the same constants; it runs in the SAM tool environment, where the dev kit
@@ -6,6 +6,9 @@ is not importable, which is why they are not imported from there.
 """
 
 from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -25,3 +28,14 @@ DUMMY_CREDENTIALS = {
 def function_arn(function_name: str) -> str:
     """Return the ARN Lambda would give ``function_name`` in the local account and region."""
     return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT_ID}:function:{function_name}"
+
+
+def is_local_endpoint(endpoint_url: str) -> bool:
+    """Whether ``endpoint_url`` is on this machine (the local emulator), where the dummy credentials are the ones."""
+    host = urlsplit(endpoint_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

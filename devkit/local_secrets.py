@@ -12,6 +12,8 @@ import httpx
 
 from devkit.aws import LocalStack, put_secret
 
+# The template parameter that says where the functions look for their secrets.
+PREFIX_PARAMETER = "ConnectionSecretPrefix"
 LOCAL_BEARER_TOKEN = "local-dev-token-not-a-secret"  # noqa: S105 - a placeholder that events/ carries too
 LOCAL_SIGNING_SECRET = "whsec_" + base64.b64encode(b"local-signing-key-not-a-secret!!").decode()
 SANDBOX_PROCORE_CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
@@ -25,7 +27,7 @@ SANDBOX_CONSTRUCTIONONLINE_ACCOUNT = {
 
 def secret_prefix(stack: LocalStack) -> str:
     """The ``ConnectionSecretPrefix`` the stack was provisioned with."""
-    return stack.parameters["ConnectionSecretPrefix"]
+    return stack.parameters[PREFIX_PARAMETER]
 
 
 def seed_webhook_secret(stack: LocalStack) -> None:

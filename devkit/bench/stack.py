@@ -18,10 +18,10 @@ import httpx
 
 from devkit.aws import LocalStack, provision, start_moto
 from devkit.bench.vendors import BenchVendor, change_order_id
-from devkit.demo import sandbox_process
 from devkit.intrinsics import resolve
 from devkit.local_runtime.runtime import LocalRuntime
 from devkit.local_secrets import seed_connections
+from devkit.running_stack import sandbox_process
 from devkit.template import REPO_ROOT, SqsEventSource, function, load_template, resources_of_type
 
 # Lambda's SQS pollers start with five concurrent batches when a mapping sets no maximum.

@@ -38,9 +38,10 @@ from devkit.chaos.records import (
     procore_record,
     send_batches,
 )
-from devkit.demo import sandbox_process, stderr_to
+from devkit.demo import stderr_to
 from devkit.local_runtime.runtime import LocalRuntime
 from devkit.local_secrets import seed_connections, seed_prime_connection
+from devkit.running_stack import sandbox_process
 from devkit.template import REPO_ROOT, dead_letter_queue, function, load_template
 
 if TYPE_CHECKING:

@@ -3,7 +3,10 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from devkit.aws import provision, put_secret, secretsmanager_client, sqs_client, start_moto
+from devkit.local_aws import is_local_endpoint
 
 
 def _moto_processes(port: int) -> list[int]:
@@ -86,3 +89,17 @@ def test_put_secret_creates_then_updates(endpoint_url):
 
     stored = secretsmanager_client(endpoint_url).get_secret_value(SecretId=name)["SecretString"]
     assert json.loads(stored) == {"client_id": "two"}
+
+
+@pytest.mark.parametrize(
+    ("endpoint_url", "local"),
+    [
+        ("http://127.0.0.1:5000", True),
+        ("http://localhost:4566", True),
+        ("http://[::1]:5000", True),
+        ("https://sqs.us-east-1.amazonaws.com", False),
+        ("http://10.0.0.5:5000", False),
+    ],
+)
+def test_only_loopback_endpoints_are_the_local_emulator(endpoint_url, local):
+    assert is_local_endpoint(endpoint_url) is local

@@ -1,8 +1,9 @@
-"""The local invoke command, run as a real command against the fixture template."""
+"""The local invoke command, run as a real command: on the fixture template, and on the real one with no AWS setup."""
 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +14,9 @@ import pytest
 from devkit.aws import provision
 from devkit.handler_runner import HandlerLoadError, load_handler
 from devkit.invoke import parse_parameter_overrides
+from devkit.template import REPO_ROOT
 from tests.devkit.fixture_paths import FIXTURE_TEMPLATE, FIXTURES
+from tests.process_tree import WatchedCommand, listening, watched, without_aws_configuration
 
 # What Lambda (and the invoke command) puts in every function's environment, besides the template's variables.
 LAMBDA_VARIABLES = {
@@ -61,7 +64,7 @@ def write_env_vars(tmp_path, document) -> Path:
     return path
 
 
-def test_handler_runs_like_lambda(tmp_path):
+def test_handler_runs_like_lambda(tmp_path, endpoint_url):
     env_vars = write_env_vars(
         tmp_path,
         {
@@ -71,7 +74,14 @@ def test_handler_runs_like_lambda(tmp_path):
     )
 
     completed = invoke(
-        tmp_path, "EchoFunction", {"hello": "world"}, "-n", str(env_vars), "--parameter-overrides", "Greeting=hi"
+        tmp_path,
+        "EchoFunction",
+        {"hello": "world"},
+        "-n",
+        str(env_vars),
+        "--parameter-overrides",
+        "Greeting=hi",
+        endpoint_url=endpoint_url,
     )
 
     assert completed.returncode == 0, completed.stderr
@@ -83,7 +93,7 @@ def test_handler_runs_like_lambda(tmp_path):
     assert environment["GREETING"] == "hi"  # template Ref to a parameter, overridden on the command line
     assert environment["QUEUE_URL"] == "http://queue.example/q"  # the function's section beats Parameters
     # Nothing else reaches the function: not the caller's marker, not NOT_DECLARED.
-    assert set(environment) - INTERPRETER_VARIABLES == {"GREETING", "QUEUE_URL"} | LAMBDA_VARIABLES
+    assert set(environment) - INTERPRETER_VARIABLES == {"GREETING", "QUEUE_URL"} | LAMBDA_VARIABLES | ACCESS_VARIABLES
     assert environment["PYTHONPATH"].split(os.pathsep) == [str(FIXTURES / "function"), str(FIXTURES / "layer")]
     assert environment["_HANDLER"] == "echo_app.handler.echo"
     assert environment["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "5"
@@ -110,19 +120,8 @@ def test_queue_urls_come_from_the_local_stack(tmp_path, fixture_template, endpoi
     assert set(environment) - INTERPRETER_VARIABLES == expected
 
 
-def test_resource_refs_without_a_local_stack_are_explained(tmp_path):
-    completed = invoke(tmp_path, "EchoFunction", {})
-
-    assert completed.returncode == 2
-    assert completed.stdout == ""
-    assert "QUEUE_URL" in completed.stderr
-    assert "AWS_ENDPOINT_URL" in completed.stderr
-
-
-def test_a_raising_handler_prints_lambdas_error_object(tmp_path):
-    env_vars = write_env_vars(tmp_path, {"EchoFunction": {"QUEUE_URL": "unused"}})
-
-    completed = invoke(tmp_path, "EchoFunction", {"fail": "boom"}, "-n", str(env_vars))
+def test_a_raising_handler_prints_lambdas_error_object(tmp_path, endpoint_url):
+    completed = invoke(tmp_path, "EchoFunction", {"fail": "boom"}, endpoint_url=endpoint_url)
 
     assert completed.returncode == 1
     error = json.loads(completed.stdout)
@@ -131,10 +130,10 @@ def test_a_raising_handler_prints_lambdas_error_object(tmp_path):
     assert "ValueError: boom" in completed.stderr
 
 
-def test_timeout_kills_the_function(tmp_path):
+def test_timeout_kills_the_function(tmp_path, endpoint_url):
     started = time.monotonic()
 
-    completed = invoke(tmp_path, "SleepFunction", {"seconds": 30})
+    completed = invoke(tmp_path, "SleepFunction", {"seconds": 30}, endpoint_url=endpoint_url)
 
     assert time.monotonic() - started < 15
     assert completed.returncode == 1
@@ -175,3 +174,64 @@ def test_handlers_that_cannot_load_report_the_runtime_error_type(handler, error_
     with pytest.raises(HandlerLoadError) as raised:
         load_handler(handler)
     assert raised.value.error_type == error_type
+
+
+def stack_urls(stderr: str) -> list[str]:
+    """The emulator's and the sandbox's URLs, from the line saying the invocation's own stack started."""
+    [started] = [line for line in stderr.splitlines() if line.startswith("Started a local stack")]
+    return re.findall(r"http://127\.0\.0\.1:\d+", started)
+
+
+def started_commands(run: WatchedCommand) -> str:
+    return "\n".join(process.command for process in run.descendants.values())
+
+
+@pytest.mark.integration
+def test_without_an_endpoint_the_invocation_runs_on_a_stack_of_its_own_and_leaves_nothing(tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "devkit.invoke",
+        "ProcorePcoSyncFunction",
+        "-e",
+        "events/procore_pco_sync/api.json",
+    ]
+
+    with watched(command, tmp_path, REPO_ROOT, without_aws_configuration(tmp_path / "home")) as run:
+        returncode = run.wait(timeout=120)
+
+        assert returncode == 0, run.stderr
+        reply = json.loads(run.stdout)
+        assert reply["statusCode"] == 200
+        assert json.loads(reply["body"])["errors"] == []  # stored at the sandbox, through the seeded secrets
+        started = started_commands(run)
+        assert "moto.server" in started
+        assert "devkit.sandbox" in started
+        assert "devkit.handler_runner" in started
+        assert run.leftovers() == []
+        urls = stack_urls(run.stderr)
+        assert len(urls) == 2
+        assert not any(listening(url) for url in urls)
+        assert "Stopped the local stack" in run.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("stop", "signum"),
+    [("killpg", signal.SIGINT), ("kill", signal.SIGTERM)],
+    ids=["ctrl-c to the process group", "sigterm to the command"],
+)
+def test_an_interrupted_invocation_stops_its_stack_and_its_function(tmp_path, stop, signum):
+    command = [sys.executable, "-m", "devkit.invoke", "WaitFunction", "-t", str(FIXTURE_TEMPLATE)]
+
+    with watched(command, tmp_path, REPO_ROOT, without_aws_configuration(tmp_path / "home")) as run:
+        run.wait_for_stderr("sleeping pid=", timeout=60)  # the handler runs: the stack and the worker are up
+        getattr(os, stop)(run.process.pid, signum)
+        returncode = run.wait(timeout=30)
+
+        assert returncode == 130, run.stderr
+        assert run.stdout == ""
+        assert "Interrupted" in run.stderr
+        assert "devkit.handler_runner" in started_commands(run)
+        assert run.leftovers() == []
+        assert not any(listening(url) for url in stack_urls(run.stderr))
