@@ -142,13 +142,12 @@ class Schedule:
 
         Each budget's next slot is where a paced request may go, or up to its tolerance earlier; a request goes at
         the latest of these, and each budget's next slot then moves one interval past it (a budget that was idle,
-        its next slot long past, counts from the request's time). A pause holds every budget until it ends plus the
-        budget's tolerance, so that not even a burst goes before it ends.
+        its next slot long past, counts from the request's time). A pause holds every request until it ends and
+        costs the budgets nothing: the vendor's window that refused has reopened by then. (Moving each budget's
+        next slot to the pause's end plus its tolerance, as a single hourly budget once did, would pace a month's
+        budget at one request per quarter-minute for days after a pause of a second.)
         """
-        due = {
-            budget.key: max(self.next_slots.get(budget.key, -math.inf), self.paused_until + budget.tolerance)
-            for budget in budgets
-        }
+        due = {budget.key: self.next_slots.get(budget.key, -math.inf) for budget in budgets}
         slot = max([now, self.paused_until, *(due[budget.key] - budget.tolerance for budget in budgets)])
         if slot - now > within:
             return Slot(slot - now, booked=False), None
