@@ -10,14 +10,14 @@ from devkit.local_aws import is_local_endpoint
 
 
 def _moto_processes(port: int) -> list[int]:
-    # Every live process started as a moto server on this port.
+    # Every live process started as the dev kit's moto server (start_moto runs devkit.bench.fast_moto) on this port.
     pids = []
     for entry in Path("/proc").iterdir():
         try:
             arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
             continue
-        if b"moto.server" in arguments and str(port).encode() in arguments:
+        if b"devkit.bench.fast_moto" in arguments and str(port).encode() in arguments:
             pids.append(int(entry.name))
     return pids
 
