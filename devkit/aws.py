@@ -1,7 +1,8 @@
 """The local AWS: a moto server process, the template's resources created in it, and clients that reach it.
 
 Resources are created by type through ``_PROVISIONERS``; supporting another type means one provisioner
-function, its entry there, and the client it needs on ``_Clients``.
+function, its entry there, and the client it needs on ``_Clients``. Besides the template's resources, a template
+with an event bus gets the dev kit's receipts queue, subscribed to every bus (``devkit.receipts``).
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ from devkit.intrinsics import (
     resolve,
 )
 from devkit.local_aws import DUMMY_CREDENTIALS, REGION, function_arn
+from devkit.receipts import LOCAL_EVENT_PATTERN, LOCAL_RECEIPTS_QUEUE, LOCAL_RECEIPTS_RULE
 from devkit.template import TemplateError, resolve_parameters, resources_of_type
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.literals import QueueAttributeNameType
@@ -126,6 +129,11 @@ def dynamodb_client(endpoint_url: str) -> DynamoDBClient:
     return _session().client("dynamodb", endpoint_url=endpoint_url)
 
 
+def events_client(endpoint_url: str) -> EventBridgeClient:
+    """Return an EventBridge client for the local endpoint."""
+    return _session().client("events", endpoint_url=endpoint_url)
+
+
 def secretsmanager_client(endpoint_url: str) -> SecretsManagerClient:
     """Return a Secrets Manager client for the local endpoint."""
     return _session().client("secretsmanager", endpoint_url=endpoint_url)
@@ -157,6 +165,8 @@ class LocalStack:
     template: Mapping[str, Any]
     endpoint_url: str
     values: LocalValues
+    # The queue every delivery receipt reaches (``devkit.receipts``); None when the template has no event bus.
+    receipts_queue_url: str | None = None
 
     @property
     def parameters(self) -> Mapping[str, str]:
@@ -221,7 +231,13 @@ def provision(
             continue
         properties = resolve(resource.get("Properties", {}), current)
         created[logical_id] = _PROVISIONERS[resource["Type"]](clients, logical_id, properties)
-    return LocalStack(template=template, endpoint_url=endpoint_url, values=replace(values, resources=created))
+    buses = [created[bus].ref for bus in resources_of_type(template, "AWS::Events::EventBus") if bus in created]
+    return LocalStack(
+        template=template,
+        endpoint_url=endpoint_url,
+        values=replace(values, resources=created),
+        receipts_queue_url=_subscribe_receipts(clients, buses) if buses else None,
+    )
 
 
 class _Clients:
@@ -237,6 +253,10 @@ class _Clients:
     @cached_property
     def dynamodb(self) -> DynamoDBClient:
         return dynamodb_client(self.endpoint_url)
+
+    @cached_property
+    def events(self) -> EventBridgeClient:
+        return events_client(self.endpoint_url)
 
 
 def _provision_queue(clients: _Clients, logical_id: str, properties: Mapping[str, Any]) -> ResourceValues:
@@ -279,9 +299,35 @@ def _provision_table(clients: _Clients, logical_id: str, properties: Mapping[str
     return ResourceValues(ref=name, attributes={"Arn": arn})
 
 
+def _provision_event_bus(clients: _Clients, logical_id: str, properties: Mapping[str, Any]) -> ResourceValues:
+    name = properties["Name"]
+    # Provisioned before: the bus and its rules stay.
+    with contextlib.suppress(clients.events.exceptions.ResourceAlreadyExistsException):
+        clients.events.create_event_bus(Name=name)
+    arn = clients.events.describe_event_bus(Name=name)["Arn"]
+    return ResourceValues(ref=name, attributes={"Arn": arn, "Name": name})
+
+
+def _subscribe_receipts(clients: _Clients, buses: list[str]) -> str:
+    """Create the receipts queue and, on each bus, the rule that sends it every receipt; return its URL."""
+    queue = _provision_queue(clients, LOCAL_RECEIPTS_QUEUE, {})
+    # No queue policy letting events.amazonaws.com send: moto's rules deliver in-process, without IAM.
+    for bus in buses:
+        clients.events.put_rule(
+            Name=LOCAL_RECEIPTS_RULE, EventBusName=bus, EventPattern=json.dumps(LOCAL_EVENT_PATTERN)
+        )
+        clients.events.put_targets(
+            Rule=LOCAL_RECEIPTS_RULE,
+            EventBusName=bus,
+            Targets=[{"Id": LOCAL_RECEIPTS_QUEUE, "Arn": queue.attributes["Arn"]}],
+        )
+    return queue.ref
+
+
 _PROVISIONERS: Mapping[str, Callable[[_Clients, str, Mapping[str, Any]], ResourceValues]] = {
     "AWS::SQS::Queue": _provision_queue,
     "AWS::DynamoDB::Table": _provision_table,
+    "AWS::Events::EventBus": _provision_event_bus,
 }
 
 

@@ -3,6 +3,7 @@
     python -m devkit.client webhook URL [-X PATCH] [-d BODY_FILE | -d -] [-H "Name: value" ...] [--bearer TOKEN]
     python -m devkit.client enqueue FUNCTION_LOGICAL_ID [-d BODY_FILE | -d -]
     python -m devkit.client redrive FUNCTION_LOGICAL_ID [--stack STACK_NAME] [--limit N]
+    python -m devkit.client receipts [--stack STACK_NAME]
 
 ``webhook`` signs the body with Standard Webhooks (the key from WEBHOOK_SIGNING_SECRET, else the local one that
 ``make run`` seeds) unless ``--bearer`` is given, and works against the local API or a deployed ``ApiUrl``.
@@ -10,12 +11,15 @@
 (the local emulator, reached with its own dummy credentials and region: no AWS configuration needed) or, without
 it, to the AWS account of the current credentials. ``redrive`` moves the function's dead letters back to its
 queue once their cause is fixed: SQS's message move task in a deployed stack (``--stack``), the same move done
-message by message against the local emulator (which has no move tasks).
+message by message against the local emulator (which has no move tasks). ``receipts`` prints each delivery
+receipt as it reaches the local stack's receipts queue, until Ctrl-C; a deployed stack has no such queue, so
+with ``--stack`` it prints the event pattern of the rule a producer subscribes with instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -29,6 +33,7 @@ import httpx
 from devkit.aws import sqs_client
 from devkit.local_aws import REGION, is_local_endpoint
 from devkit.local_secrets import LOCAL_SIGNING_SECRET
+from devkit.receipts import LOCAL_RECEIPTS_QUEUE, PRODUCER_EVENT_PATTERN, watch_receipts
 from devkit.redrive import QueuePair, move_messages, start_move_task
 from devkit.template import REPO_ROOT, dead_letter_queue, function, load_template
 from devkit.webhook_signing import signed_headers
@@ -91,6 +96,38 @@ def redrive(
     return f"started message move task {start_move_task(sqs, pair)} from {pair.dead_letter_arn} to {pair.queue_arn}"
 
 
+def receipts(stack: str | None = None) -> int:
+    """Print the local stack's delivery receipts as they arrive, until Ctrl-C; return the exit status.
+
+    The receipts queue is the dev kit's own (``devkit.receipts``): with ``stack`` (a deployed stack's name) this
+    says so and prints the event pattern of the rule a producer subscribes with.
+    """
+    if stack is not None:
+        print(
+            f"{stack} is a deployed stack: its receipts reach only the rules its producers put on its delivery bus "
+            "(the stack's DeliveryEventBusName output); see docs/operations.md, 'Delivery receipts'. "
+            "A rule with this event pattern gets every receipt:",
+            file=sys.stderr,
+        )
+        print(json.dumps(PRODUCER_EVENT_PATTERN, indent=2))
+        return 1
+    endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
+    if not (endpoint_url and is_local_endpoint(endpoint_url)):
+        print("Set AWS_ENDPOINT_URL to the local AWS emulator (make run prints it), or give --stack.", file=sys.stderr)
+        return 1
+    sqs = sqs_client(endpoint_url)
+    try:
+        queue_url = sqs.get_queue_url(QueueName=LOCAL_RECEIPTS_QUEUE)["QueueUrl"]
+    except sqs.exceptions.QueueDoesNotExist:
+        print(f"No {LOCAL_RECEIPTS_QUEUE} queue at {endpoint_url}: is `make run` serving there?", file=sys.stderr)
+        return 1
+    print(f"Receipts reaching {queue_url}, one line each (taken off the queue); Ctrl-C stops.", file=sys.stderr)
+    # Ctrl-C is the way out: a receive is waiting for the next receipt most of the time.
+    with contextlib.suppress(KeyboardInterrupt):
+        watch_receipts(sqs, queue_url, lambda line: print(line, flush=True))
+    return 0
+
+
 def _sqs() -> Any:
     endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint_url and is_local_endpoint(endpoint_url):
@@ -116,10 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     redriven.add_argument("function", metavar="FUNCTION_LOGICAL_ID")
     redriven.add_argument("--stack", help="a deployed stack's name: start SQS's message move task there")
     redriven.add_argument("--limit", type=int, help="move at most this many (local emulator)")
+    watched = commands.add_parser("receipts", help="print delivery receipts as they reach the local stack")
+    watched.add_argument("--stack", help="a deployed stack's name: print the event pattern to subscribe with")
     arguments = parser.parse_args(argv)
     if arguments.command == "redrive":
         print(redrive(arguments.function, arguments.stack, arguments.limit))
         return 0
+    if arguments.command == "receipts":
+        return receipts(arguments.stack)
     body = sys.stdin.read() if arguments.data == "-" else Path(arguments.data).read_text()
     if arguments.command == "webhook":
         headers = dict(h.split(":", 1) for h in arguments.header)

@@ -5,19 +5,20 @@ from pathlib import Path
 
 import pytest
 
-from devkit.aws import provision, put_secret, secretsmanager_client, sqs_client, start_moto
+from devkit.aws import events_client, provision, put_secret, secretsmanager_client, sqs_client, start_moto
 from devkit.local_aws import is_local_endpoint
+from devkit.receipts import RECEIPT_SOURCE, receipt_line
 
 
 def _moto_processes(port: int) -> list[int]:
-    # Every live process started as a moto server on this port.
+    # Every live process started as the dev kit's moto server (start_moto runs devkit.bench.fast_moto) on this port.
     pids = []
     for entry in Path("/proc").iterdir():
         try:
             arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
             continue
-        if b"moto.server" in arguments and str(port).encode() in arguments:
+        if b"devkit.bench.fast_moto" in arguments and str(port).encode() in arguments:
             pids.append(int(entry.name))
     return pids
 
@@ -67,7 +68,11 @@ def test_provision_twice_reuses_the_queues_and_applies_new_parameters(repo_templ
     url = second.queues["ProcorePcoSyncQueue"].url
     attributes = sqs_client(endpoint_url).get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
     assert json.loads(attributes["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 7
-    assert len(sqs_client(endpoint_url).list_queues()["QueueUrls"]) == len(second.queues)
+    # Nothing created twice: the template's queues and the one receipts queue.
+    assert second.receipts_queue_url is not None
+    assert second.receipts_queue_url == first.receipts_queue_url
+    queue_urls = sqs_client(endpoint_url).list_queues()["QueueUrls"]
+    assert sorted(queue_urls) == sorted([q.url for q in second.queues.values()] + [second.receipts_queue_url])
 
 
 def test_function_environment_resolves_to_plain_strings(repo_template, endpoint_url):
@@ -80,6 +85,60 @@ def test_function_environment_resolves_to_plain_strings(repo_template, endpoint_
     assert environment["STAGE"] == "prod"
     assert environment["CONNECTION_SECRET_PREFIX"] == stack.parameters["ConnectionSecretPrefix"]
     assert all(isinstance(value, str) for value in environment.values())
+
+
+def test_a_receipt_put_on_the_delivery_bus_reaches_the_receipts_queue_intact(repo_template, endpoint_url):
+    stack = provision(repo_template, endpoint_url, {"DeliveryEventBusName": "deliveries-under-test"})
+    bus = stack.function_environment("ConstructionOnlineChangeOrderUpdateFunction")["DELIVERY_EVENT_BUS"]
+    detail = {
+        "function": "ConstructionOnlineChangeOrderUpdateFunction",
+        "vendor": "constructiononline",
+        "connection": "default",
+        "trigger": "sqs",
+        "key": "co-4711",
+        "vendor_ids": {"ID": 4711},
+        "error": None,
+        "attempts": 2,
+        "at": "2026-01-05T10:00:00+00:00",
+    }
+    events = events_client(endpoint_url)
+
+    answer = events.put_events(
+        Entries=[
+            {
+                "EventBusName": bus,
+                "Source": RECEIPT_SOURCE,
+                "DetailType": "Change order delivered",
+                "Detail": json.dumps(detail),
+            },
+            # Another source on the same bus is not a receipt.
+            {"EventBusName": bus, "Source": "someone-else", "DetailType": "Change order delivered", "Detail": "{}"},
+        ]
+    )
+
+    assert bus == "deliveries-under-test"
+    assert answer["FailedEntryCount"] == 0
+    assert stack.receipts_queue_url is not None
+    received = sqs_client(endpoint_url).receive_message(QueueUrl=stack.receipts_queue_url, MaxNumberOfMessages=10)
+    [message] = received["Messages"]
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail-type"], event["detail"]) == (
+        RECEIPT_SOURCE,
+        "Change order delivered",
+        detail,
+    )
+    assert receipt_line(message["Body"]) == (
+        'Change order delivered  ConstructionOnlineChangeOrderUpdateFunction  key=co-4711  vendor_ids={"ID":4711}'
+    )
+
+
+def test_a_template_without_an_event_bus_gets_no_receipts_queue(fixture_template, endpoint_url):
+    stack = provision(fixture_template, endpoint_url)
+
+    assert stack.receipts_queue_url is None
+    assert sorted(sqs_client(endpoint_url).list_queues().get("QueueUrls", [])) == sorted(
+        q.url for q in stack.queues.values()
+    )
 
 
 def test_put_secret_creates_then_updates(endpoint_url):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.observability import METRICS_NAMESPACE
+from devkit.receipts import RECEIPT_DETAIL_TYPES, RECEIPT_SOURCE
 from devkit.template import function, load_template, parameter_defaults, resources_of_type
 
 REPO = Path(__file__).resolve().parents[2]
@@ -189,9 +190,37 @@ def test_a_function_uses_only_the_tables_it_is_told_about(template, logical_id, 
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
-def test_a_role_reaches_no_service_beyond_secrets_queues_and_tables(template, logical_id):
+def test_a_role_reaches_no_service_beyond_secrets_queues_tables_and_the_delivery_bus(template, logical_id):
     services = {action.split(":")[0] for s in role_statements(template, logical_id) for action in actions(s)}
-    assert services == {"secretsmanager", "sqs", "dynamodb"}
+    assert services == {"secretsmanager", "sqs", "dynamodb", "events"}
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_a_function_puts_receipts_on_the_delivery_bus_only_and_is_told_its_name(template, logical_id):
+    statements = [s for s in role_statements(template, logical_id) if any(a.startswith("events:") for a in actions(s))]
+    # Exactly one grant, on the bus's own ARN: a PutEvents on another bus, on "*" or on a list fails here.
+    assert [(actions(s), s["Resource"]) for s in statements] == [
+        (["events:PutEvents"], {"Fn::GetAtt": ["DeliveryEventBus", "Arn"]})
+    ]
+    # Only receipts: every entry of a PutEvents must carry their source and one of their detail types.
+    assert statements[0]["Condition"] == {
+        "ForAllValues:StringEquals": {
+            "events:source": [RECEIPT_SOURCE],
+            "events:detail-type": list(RECEIPT_DETAIL_TYPES),
+        }
+    }
+    environment = function(template, REPO, logical_id).environment
+    assert environment["DELIVERY_EVENT_BUS"] == {"Ref": "DeliveryEventBus"}
+
+
+def test_the_delivery_bus_is_named_by_its_parameter_and_given_in_the_outputs(template):
+    assert resources_of_type(template, "AWS::Events::EventBus") == {
+        "DeliveryEventBus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": {"Ref": "DeliveryEventBusName"}}}
+    }
+    assert parameter_defaults(template)["DeliveryEventBusName"] == "change-order-deliveries"
+    outputs = template["Outputs"]
+    assert outputs["DeliveryEventBusName"]["Value"] == {"Ref": "DeliveryEventBus"}
+    assert outputs["DeliveryEventBusArn"]["Value"] == {"Fn::GetAtt": ["DeliveryEventBus", "Arn"]}
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
