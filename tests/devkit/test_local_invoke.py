@@ -205,7 +205,7 @@ def test_without_an_endpoint_the_invocation_runs_on_a_stack_of_its_own_and_leave
         assert reply["statusCode"] == 200
         assert json.loads(reply["body"])["errors"] == []  # stored at the sandbox, through the seeded secrets
         started = started_commands(run)
-        assert "moto.server" in started
+        assert "devkit.bench.fast_moto" in started
         assert "devkit.sandbox" in started
         assert "devkit.handler_runner" in started
         assert run.leftovers() == []
