@@ -12,11 +12,12 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from connectors.receipts import RECEIPT_SOURCE, ReceiptKind
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-RECEIPT_SOURCE = "change-order-connectors"
-RECEIPT_DETAIL_TYPES = ("Change order delivered", "Change order dead-lettered", "Change order refused")
+RECEIPT_DETAIL_TYPES = tuple(kind.value for kind in ReceiptKind)
 # What a producer's rule matches to get every receipt (it may narrow it down, e.g. by detail.function).
 PRODUCER_EVENT_PATTERN: dict[str, list[str]] = {"source": [RECEIPT_SOURCE], "detail-type": list(RECEIPT_DETAIL_TYPES)}
 
