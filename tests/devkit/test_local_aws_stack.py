@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from connectors.receipts import RECEIPT_SOURCE
 from devkit.aws import events_client, provision, put_secret, secretsmanager_client, sqs_client, start_moto
 from devkit.local_aws import is_local_endpoint
-from devkit.receipts import RECEIPT_SOURCE, receipt_line
+from devkit.receipts import receipt_line
 
 
 def _moto_processes(port: int) -> list[int]:

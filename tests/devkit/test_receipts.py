@@ -4,8 +4,9 @@ import json
 
 import pytest
 
+from connectors.receipts import RECEIPT_SOURCE
 from devkit.client import main
-from devkit.receipts import PRODUCER_EVENT_PATTERN, RECEIPT_SOURCE, receipt_line
+from devkit.receipts import PRODUCER_EVENT_PATTERN, receipt_line
 
 
 def receipt_body(detail_type, detail):

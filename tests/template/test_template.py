@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from connectors.observability import METRICS_NAMESPACE
-from devkit.receipts import RECEIPT_DETAIL_TYPES, RECEIPT_SOURCE
+from connectors.receipts import RECEIPT_SOURCE
+from devkit.receipts import RECEIPT_DETAIL_TYPES
 from devkit.template import function, load_template, parameter_defaults, resources_of_type
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,6 +7,7 @@ from connectors.deadline import Deadline
 from connectors.failures import ConnectorError, FailureClass
 from connectors.http import FRESH_PAUSE_AFTER_SECONDS, RetryPolicy, VendorHttp, vendor_message
 from connectors.limiter import LocalLimiter, Slot
+from connectors.observability import metrics
 
 NOW = 1_700_000_000.0
 
@@ -229,3 +230,17 @@ def test_vendor_messages_are_found_in_every_documented_shape(body, expected):
 
 def test_plain_text_vendor_messages():
     assert vendor_message(httpx.Response(429, text="429- Too Many Requests")) == "429- Too Many Requests"
+
+
+def test_each_call_and_each_rate_limit_wait_is_measured_for_the_dashboard():
+    metrics.clear_metrics()
+    client, _ = vendor(
+        httpx.Response(429, headers={"Retry-After": "3"}), httpx.ConnectError("refused"), httpx.Response(200)
+    )
+    clock = Clock()
+    send(make(client, clock, ScriptedLimiter(Slot(2.0))), clock)
+    measured = metrics.metric_set
+    assert len(measured["VendorCallLatency"]["Value"]) == 3  # answered or not, every call
+    assert measured["VendorCallLatency"]["Unit"] == "Milliseconds"
+    assert measured["RateLimitWaitSeconds"]["Value"] == [2.0, 3.0]  # the slot, then the 429's wait; not the backoff
+    metrics.clear_metrics()

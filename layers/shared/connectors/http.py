@@ -27,6 +27,7 @@ from connectors.failures import (
     vendor_rejected,
 )
 from connectors.limiter import Limiter, LocalLimiter
+from connectors.observability import metrics
 
 # Transport errors raised before a single byte of the request left: a retry cannot duplicate anything.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -103,12 +104,15 @@ class VendorHttp:
             request.extensions["timeout"] = httpx.Timeout(
                 timeout, connect=min(self.policy.connect_timeout, timeout)
             ).as_dict()
+            started = time.perf_counter()
             try:
                 response = self._client.send(request, auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT)
             except httpx.TransportError as error:
+                _record_latency(started)
                 failure = self._transport_failure(error, idempotent)
                 self._back_off_or_raise(failure, attempt, deadline)
                 continue
+            _record_latency(started)
             refusal = self._status_failure(response)
             self._note_pause(response, refusal)
             if refusal is None:
@@ -155,6 +159,8 @@ class VendorHttp:
             if failure.retry_after is None:
                 failure.retry_after = round(wait, 3)
             raise failure
+        if failure.failure is FailureClass.RATE_LIMITED:
+            _record_rate_limit_wait(wait)
         self._sleep(wait)
 
     def _note_pause(self, response: httpx.Response, refusal: ConnectorError | None) -> None:
@@ -185,6 +191,7 @@ class VendorHttp:
                 )
             if slot.wait <= 0:
                 return
+            _record_rate_limit_wait(slot.wait)
             self._sleep(slot.wait)
             # A pause that began while this sender slept voids its slot: wait the pause out, then book again. After
             # a long sleep any container's pause is read (a table read per request is small next to the wait);
@@ -197,6 +204,7 @@ class VendorHttp:
                 raise rate_limited(
                     f"{self.vendor}: paused by the vendor", retry_after=round(held, 3), vendor_status=None
                 )
+            _record_rate_limit_wait(held)
             self._sleep(held)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
@@ -216,6 +224,16 @@ class VendorHttp:
         if not value.isdigit():
             return None
         return max(1.0, float(value) - self._wall_clock())
+
+
+def _record_latency(started: float) -> None:
+    """One vendor call's time, answered or not, for the dashboard's p50 and p99 (``VendorCallLatency``)."""
+    metrics.add_metric(name="VendorCallLatency", unit="Milliseconds", value=(time.perf_counter() - started) * 1000)
+
+
+def _record_rate_limit_wait(seconds: float) -> None:
+    """Time a sender waits for a rate-limit slot or a vendor's pause (``RateLimitWaitSeconds``)."""
+    metrics.add_metric(name="RateLimitWaitSeconds", unit="Seconds", value=seconds)
 
 
 def vendor_message(response: httpx.Response) -> str:
