@@ -31,6 +31,8 @@ class Settings(BaseModel):
     vendor_max_requests_per_second: float | None = Field(None, gt=0, alias="VENDOR_MAX_REQUESTS_PER_SECOND")
     rate_limit_table: str | None = Field(None, alias="RATE_LIMIT_TABLE")
     idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
+    # Where every record's final outcome is published (connectors.receipts); none: receipts are not published.
+    delivery_event_bus: str | None = Field(None, alias="DELIVERY_EVENT_BUS")
     # A completed key is remembered for a day: longer than any redelivery, DLQ redrive excepted.
     idempotency_expires_after_seconds: int = Field(24 * 60 * 60, ge=60, alias="IDEMPOTENCY_EXPIRES_AFTER_SECONDS")
 
