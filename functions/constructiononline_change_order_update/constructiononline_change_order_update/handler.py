@@ -11,8 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from connectors.adapters.api_replies import error_response, register_api_error_handlers
 from connectors.deadline import Deadline
 from connectors.entry import Attempt, handle_event
+from connectors.failure_log import log_failure
 from connectors.failures import ConnectorError, invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, Int32Id
 from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInfo
@@ -20,7 +22,6 @@ from connectors.models.errors import invalid_input_from, invalid_json
 from connectors.models.exact_json import JsonInputError, loads_exact
 from connectors.observability import logger, metrics, tracer
 from connectors.order import Outcome, Superseded, deliver_in_order, request_version
-from connectors.triggers import error_response, log_failure, register_api_error_handlers
 from constructiononline_change_order_update.operation import UpdateResult, update_change_orders
 from constructiononline_change_order_update.ordering import ChangeOrderEdits
 from constructiononline_change_order_update.runtime import runtime

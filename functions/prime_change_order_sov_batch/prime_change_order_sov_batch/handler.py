@@ -9,15 +9,16 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 
+from connectors.adapters.api_replies import error_response, register_api_error_handlers
 from connectors.deadline import Deadline
 from connectors.entry import Attempt, handle_event
+from connectors.failure_log import log_failure
 from connectors.failures import ConnectorError, invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName
 from connectors.models.errors import invalid_input_from
 from connectors.models.exact_json import dumps_exact, loads_exact
 from connectors.models.prime import SovBatchCommand, SovItems
 from connectors.observability import logger, metrics, tracer
-from connectors.triggers import error_response, log_failure, register_api_error_handlers
 from prime_change_order_sov_batch.operation import create_sovs
 from prime_change_order_sov_batch.runtime import runtime
 

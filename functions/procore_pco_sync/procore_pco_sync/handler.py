@@ -10,15 +10,16 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from connectors.adapters.api_replies import error_response, register_api_error_handlers
 from connectors.deadline import Deadline
 from connectors.entry import Attempt, handle_event
+from connectors.failure_log import log_failure
 from connectors.failures import ConnectorError
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
 from connectors.models.exact_json import loads_exact
 from connectors.models.procore import PcoSyncBody, PcoSyncCommand
 from connectors.observability import logger, metrics, tracer
 from connectors.order import Outcome, Superseded, deliver_in_order, request_version
-from connectors.triggers import error_response, log_failure, register_api_error_handlers
 from procore_pco_sync.operation import CommandResult, sync_commands
 from procore_pco_sync.ordering import PcoEdits
 from procore_pco_sync.runtime import runtime

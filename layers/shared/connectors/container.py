@@ -17,6 +17,8 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 from pydantic import BaseModel
 
+from connectors.adapters.api import ApiSettings
+from connectors.adapters.sqs_settings import QueueClient, QueueSettings, RetryBudget
 from connectors.auth.webhook import CallerVerifier, load_callers
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import Idempotency
@@ -24,7 +26,6 @@ from connectors.limiter import TABLE_CLIENT_CONFIG, Budget, Limiter, connection_
 from connectors.order import ObjectMarks
 from connectors.secrets import SecretNotFound, SecretStore
 from connectors.settings import Settings, load_settings
-from connectors.triggers import QueueClient, QueueSettings, RetryBudget
 
 # botocore's defaults wait 60 s to connect and to read: past the function's timeout, so a Secrets Manager or DynamoDB
 # that hangs would end the invocation before the adapter could answer 503 or keep the record for a retry.
@@ -144,6 +145,10 @@ class Container[Client]:
         """Checks API callers against the webhook secret."""
         name = self.settings.webhook_secret_name
         return CallerVerifier(lambda: load_callers(self.secrets.get_json(name), name))
+
+    def api_settings(self) -> ApiSettings:
+        """What this function's API requests are checked against, and where their replies are kept."""
+        return ApiSettings(self.verifier(), self.function, self.settings.max_request_bytes, self.idempotency)
 
     def queue_settings(self) -> QueueSettings:
         """Where this function's records come from and where its dead letters go."""

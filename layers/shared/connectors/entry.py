@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -11,11 +11,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from connectors.adapters.api import handle_api_event
+from connectors.adapters.api_replies import refusal
+from connectors.adapters.sqs import handle_sqs_batch
 from connectors.container import Container
 from connectors.deadline import CLAIM_SHARE, Deadline
+from connectors.failure_log import caught_unexpected
 from connectors.failures import service_unavailable
 from connectors.order import Outcome
-from connectors.triggers import caught_unexpected, handle_api_event, handle_sqs_batch, is_sqs_event, refusal
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,12 @@ class Attempt:
     redelivered: Sequence[bool]
     # Per command: its place in time (connectors.order), the producer's version or when SQS accepted it.
     versions: Sequence[Decimal]
+
+
+def is_sqs_event(event: Mapping[str, Any]) -> bool:
+    """Whether ``event`` is an SQS batch (else it is treated as an API Gateway request)."""
+    records = event.get("Records") or []
+    return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
 
 
 def handle_event[C: BaseModel](
@@ -67,12 +76,4 @@ def handle_event[C: BaseModel](
             claim_by=deadline.share(CLAIM_SHARE),
         )
         return dict(response)
-    return handle_api_event(
-        event,
-        context,
-        app,
-        container.verifier(),
-        container.function,
-        container.settings.max_request_bytes,
-        idempotency,
-    )
+    return handle_api_event(event, context, app, container.api_settings())
