@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from connectors.adapters.api_replies import error_response, register_api_error_handlers
 from connectors.deadline import Deadline
-from connectors.entry import Attempt, handle_event
+from connectors.entry import handle_event
 from connectors.failure_log import log_failure
 from connectors.failures import ConnectorError, invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, Int32Id
@@ -21,6 +21,7 @@ from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInf
 from connectors.models.errors import invalid_input_from, invalid_json
 from connectors.models.exact_json import JsonInputError, loads_exact
 from connectors.observability import logger, metrics, tracer
+from connectors.operation import Attempt
 from connectors.order import Outcome, Superseded, deliver_in_order, request_version
 from constructiononline_change_order_update.operation import UpdateResult, update_change_orders
 from constructiononline_change_order_update.ordering import ChangeOrderEdits
@@ -88,7 +89,7 @@ def _update_in_order(
     def send(narrowed: list[ChangeOrderUpdateCommand]) -> list[ConnectorError | None]:
         results = update_change_orders(narrowed, container.client, deadline, container.settings.vendor_concurrency)
         updated.extend(results)
-        return [result.failure for result in results]
+        return [result.failure() for result in results]
 
     return deliver_in_order(commands, versions, EDITS, container.marks, deadline, send)
 

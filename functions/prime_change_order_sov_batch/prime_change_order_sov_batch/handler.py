@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors.adapters.api_replies import error_response, register_api_error_handlers
 from connectors.deadline import Deadline
-from connectors.entry import Attempt, handle_event
+from connectors.entry import handle_event
 from connectors.failure_log import log_failure
 from connectors.failures import ConnectorError, invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName
@@ -19,6 +19,7 @@ from connectors.models.errors import invalid_input_from
 from connectors.models.exact_json import dumps_exact, loads_exact
 from connectors.models.prime import SovBatchCommand, SovItems
 from connectors.observability import logger, metrics, tracer
+from connectors.operation import Attempt
 from prime_change_order_sov_batch.operation import create_sovs
 from prime_change_order_sov_batch.runtime import runtime
 

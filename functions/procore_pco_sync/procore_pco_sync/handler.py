@@ -12,15 +12,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connectors.adapters.api_replies import error_response, register_api_error_handlers
 from connectors.deadline import Deadline
-from connectors.entry import Attempt, handle_event
+from connectors.entry import handle_event
 from connectors.failure_log import log_failure
 from connectors.failures import ConnectorError
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
 from connectors.models.exact_json import loads_exact
 from connectors.models.procore import PcoSyncBody, PcoSyncCommand
 from connectors.observability import logger, metrics, tracer
+from connectors.operation import Attempt
 from connectors.order import Outcome, Superseded, deliver_in_order, request_version
-from procore_pco_sync.operation import CommandResult, sync_commands
+from procore_pco_sync.operation import SyncResult, sync_commands
 from procore_pco_sync.ordering import PcoEdits
 from procore_pco_sync.runtime import runtime
 
@@ -48,7 +49,7 @@ def sync_route(
         updates=body.updates,
     )
     version = request_version(app.current_event.headers)
-    synced: list[tuple[PcoSyncCommand, CommandResult]] = []
+    synced: list[tuple[PcoSyncCommand, SyncResult]] = []
     [outcome] = _sync_in_order([command], [version], Deadline.from_context(app.lambda_context), synced)
     if isinstance(outcome, Superseded):
         return Response(status_code=200, content_type="application/json", body=reply_body(command, None))
@@ -62,7 +63,7 @@ def sync_route(
     return Response(status_code=200, content_type="application/json", body=reply_body(command, synced[0]))
 
 
-def reply_body(command: PcoSyncCommand, synced: tuple[PcoSyncCommand, CommandResult] | None) -> dict[str, Any]:
+def reply_body(command: PcoSyncCommand, synced: tuple[PcoSyncCommand, SyncResult] | None) -> dict[str, Any]:
     """Procore's answer, plus ``superseded``: the updates not sent because newer edits set all they carried."""
     body = synced[1].body() if synced else {"entities": [], "errors": []}
     sent = {update.key for update in synced[0].updates} if synced else set()
@@ -85,7 +86,7 @@ def _sync_in_order(
     commands: list[PcoSyncCommand],
     versions: Sequence[Decimal],
     deadline: Deadline,
-    synced: list[tuple[PcoSyncCommand, CommandResult]],
+    synced: list[tuple[PcoSyncCommand, SyncResult]],
 ) -> list[Outcome]:
     """Each update's attributes that no newer edit set, synced; what was sent and answered is added to ``synced``."""
     container = runtime()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -18,18 +16,8 @@ from connectors.container import Container
 from connectors.deadline import CLAIM_SHARE, Deadline
 from connectors.failure_log import caught_unexpected
 from connectors.failures import service_unavailable
+from connectors.operation import Attempt
 from connectors.order import Outcome
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """What an operation knows about the invocation that sends a batch of commands."""
-
-    deadline: Deadline
-    # Per command: SQS delivered it before, so an earlier attempt may have reached the vendor unanswered.
-    redelivered: Sequence[bool]
-    # Per command: its place in time (connectors.order), the producer's version or when SQS accepted it.
-    versions: Sequence[Decimal]
 
 
 def is_sqs_event(event: Mapping[str, Any]) -> bool:
