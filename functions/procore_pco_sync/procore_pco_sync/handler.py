@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from connectors.adapters.api_replies import error_response, register_api_error_handlers
-from connectors.deadline import Deadline
+from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
+from connectors.container import Container, routes_container
 from connectors.entry import handle_event
-from connectors.failure_log import log_failure
-from connectors.failures import ConnectorError
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
 from connectors.models.exact_json import loads_exact
 from connectors.models.procore import PcoSyncBody, PcoSyncCommand
 from connectors.observability import logger, metrics, tracer
 from connectors.operation import Attempt
-from connectors.order import Outcome, Superseded, deliver_in_order, request_version
+from connectors.order import Outcome, SentInOrder, Superseded, request_version, send_in_order
+from procore_pco_sync.client import ProcoreClient
 from procore_pco_sync.operation import SyncResult, sync_commands
 from procore_pco_sync.ordering import PcoEdits
 from procore_pco_sync.runtime import runtime
@@ -48,19 +45,22 @@ def sync_route(
         contract_id=contract_id,
         updates=body.updates,
     )
-    version = request_version(app.current_event.headers)
-    synced: list[tuple[PcoSyncCommand, SyncResult]] = []
-    [outcome] = _sync_in_order([command], [version], Deadline.from_context(app.lambda_context), synced)
+    return _answer(command)
+
+
+def _answer(command: PcoSyncCommand) -> Response[Any]:
+    """Sync the request's command in order and answer as Procore does."""
+    attempt = Attempt.of_request(app.lambda_context, request_version(app.current_event.headers))
+    sent = _sync(routes_container(app), [command], attempt)
+    [outcome] = sent.outcomes
     if isinstance(outcome, Superseded):
         return Response(status_code=200, content_type="application/json", body=reply_body(command, None))
-    result = synced[0][1]
+    result = sent.answered[0][1]
     # Item refusals are Procore's per-item detail inside a 200; only a call that failed as a whole is an error.
     failure = result.failure() if result.failures or result.unanswered else None
     if failure is not None:
-        log_failure(failure)
-        delivered = result.body() if result.entities or result.errors else None
-        return error_response(failure, partial=delivered)
-    return Response(status_code=200, content_type="application/json", body=reply_body(command, synced[0]))
+        return failure_reply(failure, partial=result.body() if result.entities or result.errors else None)
+    return Response(status_code=200, content_type="application/json", body=reply_body(command, sent.answered[0]))
 
 
 def reply_body(command: PcoSyncCommand, synced: tuple[PcoSyncCommand, SyncResult] | None) -> dict[str, Any]:
@@ -78,25 +78,22 @@ def parse_message(body: str) -> PcoSyncCommand:
     return PcoSyncCommand.model_validate(loads_exact(body))
 
 
-def _deliver(commands: list[PcoSyncCommand], attempt: Attempt) -> list[Outcome]:
-    return _sync_in_order(commands, attempt.versions, attempt.deadline, [])
+def _deliver(container: Container[ProcoreClient], commands: list[PcoSyncCommand], attempt: Attempt) -> list[Outcome]:
+    return _sync(container, commands, attempt).outcomes
 
 
-def _sync_in_order(
-    commands: list[PcoSyncCommand],
-    versions: Sequence[Decimal],
-    deadline: Deadline,
-    synced: list[tuple[PcoSyncCommand, SyncResult]],
-) -> list[Outcome]:
-    """Each update's attributes that no newer edit set, synced; what was sent and answered is added to ``synced``."""
-    container = runtime()
-
-    def send(narrowed: list[PcoSyncCommand]) -> list[ConnectorError | None]:
-        results = sync_commands(narrowed, container.client, deadline)
-        synced.extend(zip(narrowed, results, strict=True))
-        return [result.failure() for result in results]
-
-    return deliver_in_order(commands, versions, EDITS, container.marks, deadline, send)
+def _sync(
+    container: Container[ProcoreClient], commands: list[PcoSyncCommand], attempt: Attempt
+) -> SentInOrder[PcoSyncCommand, SyncResult]:
+    """Each update's attributes that no newer edit set, synced."""
+    return send_in_order(
+        commands,
+        attempt.versions,
+        EDITS,
+        container.marks,
+        attempt.deadline,
+        lambda narrowed: sync_commands(narrowed, container.client, attempt.deadline),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

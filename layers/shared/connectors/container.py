@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import httpx
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 from pydantic import BaseModel
@@ -30,6 +31,8 @@ from connectors.settings import Settings, load_settings
 # botocore's defaults wait 60 s to connect and to read: past the function's timeout, so a Secrets Manager or DynamoDB
 # that hangs would end the invocation before the adapter could answer 503 or keep the record for a retry.
 DEPENDENCY_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+# Where an API request's routes find the container: the resolver's context, which Powertools clears after each request.
+_ROUTE_CONTEXT_KEY = "container"
 
 
 class LazyQueueClient:
@@ -163,3 +166,13 @@ class Container[Client]:
                 backoff_cap=self.settings.retry_backoff_cap_seconds,
             ),
         )
+
+
+def hand_to_routes(app: APIGatewayRestResolver, container: Container[Any]) -> None:
+    """Give ``container`` to the routes ``app`` resolves next."""
+    app.context[_ROUTE_CONTEXT_KEY] = container
+
+
+def routes_container(app: APIGatewayRestResolver) -> Container[Any]:
+    """The container handed to the routes of the request ``app`` is resolving."""
+    return cast(Container[Any], app.context[_ROUTE_CONTEXT_KEY])

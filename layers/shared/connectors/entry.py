@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from connectors.adapters.api import handle_api_event
 from connectors.adapters.api_replies import refusal
 from connectors.adapters.sqs import handle_sqs_batch
-from connectors.container import Container
+from connectors.adapters.sqs_delivery import RecordInfo
+from connectors.container import Container, hand_to_routes
 from connectors.deadline import CLAIM_SHARE, Deadline
 from connectors.failure_log import caught_unexpected
 from connectors.failures import service_unavailable
@@ -26,16 +27,19 @@ def is_sqs_event(event: Mapping[str, Any]) -> bool:
     return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
 
 
-def handle_event[C: BaseModel](
+def handle_event[C: BaseModel, Client](
     event: dict[str, Any],
     context: LambdaContext,
     *,
     app: APIGatewayRestResolver,
-    runtime: Callable[[], Container[Any]],
+    runtime: Callable[[], Container[Client]],
     parse: Callable[[str], C],
-    deliver: Callable[[list[C], Attempt], Sequence[Outcome]],
+    deliver: Callable[[Container[Client], list[C], Attempt], Sequence[Outcome]],
 ) -> dict[str, Any]:
     """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API ``app``.
+
+    The container ``runtime`` builds is handed on: to ``deliver`` with each batch, to ``app``'s routes with each
+    request (``container.routes_container``).
 
     Never raises: a container that cannot be built (a bad setting) hands an SQS batch back whole, to be retried
     and then dead-lettered by the queue, and answers an API request with a 503.
@@ -51,12 +55,15 @@ def handle_event[C: BaseModel](
         return refusal(service_unavailable())
     if sqs:
         deadline = Deadline.for_batch(context)
+
+        def process(commands: list[C], records: list[RecordInfo]) -> Sequence[Outcome]:
+            attempt = Attempt(deadline, [r.redelivered for r in records], [r.version for r in records])
+            return deliver(container, commands, attempt)
+
         response = handle_sqs_batch(
             event,
             parse,
-            lambda commands, infos: deliver(
-                commands, Attempt(deadline, [i.redelivered for i in infos], [i.version for i in infos])
-            ),
+            process,
             container.sqs,
             container.queue_settings(),
             ledger=idempotency.records if idempotency is not None else None,
@@ -64,4 +71,5 @@ def handle_event[C: BaseModel](
             claim_by=deadline.share(CLAIM_SHARE),
         )
         return dict(response)
+    hand_to_routes(app, container)
     return handle_api_event(event, context, app, container.api_settings())

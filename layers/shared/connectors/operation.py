@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from connectors.deadline import Deadline
+from connectors.deadline import Deadline, HasRemainingTime
 from connectors.failures import ConnectorError, deciding_failure
 
 
@@ -19,6 +19,11 @@ class Attempt:
     redelivered: Sequence[bool]
     # Per command: its place in time (connectors.order), the producer's version or when SQS accepted it.
     versions: Sequence[Decimal]
+
+    @classmethod
+    def of_request(cls, context: HasRemainingTime, version: Decimal) -> Attempt:
+        """An API request's attempt at its one command: the request's deadline, not redelivered, ``version``."""
+        return cls(Deadline.from_context(context), [False], [version])
 
 
 @dataclass

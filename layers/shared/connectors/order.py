@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from connectors.deadline import HOLD_SHARE, Deadline
 from connectors.failures import ConnectorError, FieldProblem, invalid_input, out_of_time, transient
 from connectors.observability import aws_error_name, logger, metrics
+from connectors.operation import CommandResult
 
 VERSION_ATTRIBUTE = "Change-Order-Version"
 """The SQS message attribute (and the API header) that carries an edit's version."""
@@ -255,6 +256,34 @@ def deliver_in_order[C](
             metrics.add_metric(name="RecordsSuperseded", unit="Count", value=1)
             logger.info("superseded by newer edits", extra={"objects": [e.key for e in edits[index]]})
     return outcomes
+
+
+@dataclass(frozen=True)
+class SentInOrder[C, R]:
+    """What ``send_in_order`` did: an outcome per command, and what the operation answered for those it sent."""
+
+    outcomes: list[Outcome]
+    answered: list[tuple[C, R]]
+    """Per command sent, in order: the command as it was sent (narrowed) and the operation's result for it."""
+
+
+def send_in_order[C, R: CommandResult](
+    commands: Sequence[C],
+    versions: Sequence[Decimal],
+    ordering: Ordering[C],
+    marks: ObjectMarks | None,
+    deadline: Deadline,
+    operation: Callable[[list[C]], Sequence[R]],
+) -> SentInOrder[C, R]:
+    """``deliver_in_order`` through ``operation``, keeping what it answered for each command it was given."""
+    answered: list[tuple[C, R]] = []
+
+    def send(narrowed: list[C]) -> list[ConnectorError | None]:
+        results = operation(narrowed)
+        answered.extend(zip(narrowed, results, strict=True))
+        return [result.failure() for result in results]
+
+    return SentInOrder(deliver_in_order(commands, versions, ordering, marks, deadline, send), answered)
 
 
 def _hold_all(
