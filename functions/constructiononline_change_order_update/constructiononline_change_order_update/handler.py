@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -19,7 +20,7 @@ from connectors.models.errors import invalid_input_from, invalid_json
 from connectors.models.exact_json import JsonInputError, loads_exact
 from connectors.observability import logger, metrics, tracer
 from connectors.operation import Attempt
-from connectors.order import Outcome, SentInOrder, Superseded, request_version, send_in_order
+from connectors.order import SentInOrder, Superseded, outcomes_of, request_version, send_in_order
 from constructiononline_change_order_update.client import ConstructionOnlineClient
 from constructiononline_change_order_update.operation import UpdateResult, update_change_orders
 from constructiononline_change_order_update.ordering import ChangeOrderEdits
@@ -64,7 +65,7 @@ def _co_info(query: str | None, body: str | None) -> CoInfo:
 def _answer(command: ChangeOrderUpdateCommand) -> Response[Any]:
     """Update the change order in order and answer as ConstructionOnline does: the edited record."""
     attempt = Attempt.of_request(app.lambda_context, request_version(app.current_event.headers))
-    sent = _update(routes_container(app), [command], attempt)
+    sent = _deliver(routes_container(app), [command], attempt)
     [outcome] = sent.outcomes
     if isinstance(outcome, Superseded):
         return Response(status_code=200, content_type="application/json", body={"superseded": outcome.message})
@@ -80,24 +81,13 @@ def parse_message(body: str) -> ChangeOrderUpdateCommand:
 
 def _deliver(
     container: Container[ConstructionOnlineClient], commands: list[ChangeOrderUpdateCommand], attempt: Attempt
-) -> list[Outcome]:
-    return _update(container, commands, attempt).outcomes
-
-
-def _update(
-    container: Container[ConstructionOnlineClient], commands: list[ChangeOrderUpdateCommand], attempt: Attempt
 ) -> SentInOrder[ChangeOrderUpdateCommand, UpdateResult]:
     """Each command's properties that no newer edit set, sent."""
-    return send_in_order(
-        commands,
-        attempt.versions,
-        EDITS,
-        container.marks,
-        attempt.deadline,
-        lambda narrowed: update_change_orders(
-            narrowed, container.client, attempt.deadline, container.settings.vendor_concurrency
-        ),
+    concurrency = container.settings.vendor_concurrency
+    update = partial(
+        update_change_orders, client_for=container.client, deadline=attempt.deadline, concurrency=concurrency
     )
+    return send_in_order(commands, attempt, EDITS, container.marks, update)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -105,4 +95,4 @@ def _update(
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver)
+    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=outcomes_of(_deliver))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -16,7 +17,7 @@ from connectors.models.exact_json import loads_exact
 from connectors.models.procore import PcoSyncBody, PcoSyncCommand
 from connectors.observability import logger, metrics, tracer
 from connectors.operation import Attempt
-from connectors.order import Outcome, SentInOrder, Superseded, request_version, send_in_order
+from connectors.order import SentInOrder, Superseded, outcomes_of, request_version, send_in_order
 from procore_pco_sync.client import ProcoreClient
 from procore_pco_sync.operation import SyncResult, sync_commands
 from procore_pco_sync.ordering import PcoEdits
@@ -51,7 +52,7 @@ def sync_route(
 def _answer(command: PcoSyncCommand) -> Response[Any]:
     """Sync the request's command in order and answer as Procore does."""
     attempt = Attempt.of_request(app.lambda_context, request_version(app.current_event.headers))
-    sent = _sync(routes_container(app), [command], attempt)
+    sent = _deliver(routes_container(app), [command], attempt)
     [outcome] = sent.outcomes
     if isinstance(outcome, Superseded):
         return Response(status_code=200, content_type="application/json", body=reply_body(command, None))
@@ -78,22 +79,12 @@ def parse_message(body: str) -> PcoSyncCommand:
     return PcoSyncCommand.model_validate(loads_exact(body))
 
 
-def _deliver(container: Container[ProcoreClient], commands: list[PcoSyncCommand], attempt: Attempt) -> list[Outcome]:
-    return _sync(container, commands, attempt).outcomes
-
-
-def _sync(
+def _deliver(
     container: Container[ProcoreClient], commands: list[PcoSyncCommand], attempt: Attempt
 ) -> SentInOrder[PcoSyncCommand, SyncResult]:
     """Each update's attributes that no newer edit set, synced."""
-    return send_in_order(
-        commands,
-        attempt.versions,
-        EDITS,
-        container.marks,
-        attempt.deadline,
-        lambda narrowed: sync_commands(narrowed, container.client, attempt.deadline),
-    )
+    sync = partial(sync_commands, client_for=container.client, deadline=attempt.deadline)
+    return send_in_order(commands, attempt, EDITS, container.marks, sync)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -101,4 +92,4 @@ def _sync(
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver)
+    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=outcomes_of(_deliver))

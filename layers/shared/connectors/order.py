@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from connectors.deadline import HOLD_SHARE, Deadline
 from connectors.failures import ConnectorError, FieldProblem, invalid_input, out_of_time, transient
 from connectors.observability import aws_error_name, logger, metrics
-from connectors.operation import CommandResult
+from connectors.operation import Attempt, CommandResult
 
 VERSION_ATTRIBUTE = "Change-Order-Version"
 """The SQS message attribute (and the API header) that carries an edit's version."""
@@ -269,10 +269,9 @@ class SentInOrder[C, R]:
 
 def send_in_order[C, R: CommandResult](
     commands: Sequence[C],
-    versions: Sequence[Decimal],
+    attempt: Attempt,
     ordering: Ordering[C],
     marks: ObjectMarks | None,
-    deadline: Deadline,
     operation: Callable[[list[C]], Sequence[R]],
 ) -> SentInOrder[C, R]:
     """``deliver_in_order`` through ``operation``, keeping what it answered for each command it was given."""
@@ -283,7 +282,15 @@ def send_in_order[C, R: CommandResult](
         answered.extend(zip(narrowed, results, strict=True))
         return [result.failure() for result in results]
 
-    return SentInOrder(deliver_in_order(commands, versions, ordering, marks, deadline, send), answered)
+    outcomes = deliver_in_order(commands, attempt.versions, ordering, marks, attempt.deadline, send)
+    return SentInOrder(outcomes, answered)
+
+
+def outcomes_of[T, C, R](
+    send: Callable[[T, list[C], Attempt], SentInOrder[C, R]],
+) -> Callable[[T, list[C], Attempt], list[Outcome]]:
+    """``send`` as the delivery of a batch, which needs no more than the outcomes."""
+    return lambda container, commands, attempt: send(container, commands, attempt).outcomes
 
 
 def _hold_all(
