@@ -31,7 +31,8 @@ from connectors.settings import Settings, load_settings
 # botocore's defaults wait 60 s to connect and to read: past the function's timeout, so a Secrets Manager or DynamoDB
 # that hangs would end the invocation before the adapter could answer 503 or keep the record for a retry.
 DEPENDENCY_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-# Where an API request's routes find the container: the resolver's context, which Powertools clears after each request.
+# Where an API request's routes find the container: the resolver's context (Powertools clears it after each
+# request it resolves; a refused request leaves it for the next one to overwrite).
 _ROUTE_CONTEXT_KEY = "container"
 
 
