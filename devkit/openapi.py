@@ -320,7 +320,7 @@ def _describe_operation(
             "required": notes.body_required,
             "content": {"application/json": {"schema": _schema_of(notes.body, schemas)}},
         }
-    # Read by the API adapter before the route (connectors.triggers), so no handler declares it.
+    # Read by the API adapter before the route (connectors.adapters.api), so no handler declares it.
     operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
     if notes.ordered:
         operation["parameters"].append(VERSION_PARAMETER)

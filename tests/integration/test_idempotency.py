@@ -7,9 +7,9 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from connectors.adapters.sqs_records import idempotency_key
 from connectors.http import RetryPolicy
 from connectors.idempotency import IDEMPOTENCY_KEY_ATTRIBUTE, Claim
-from connectors.triggers import idempotency_key
 from tests.integration.conftest import attributes_of, reply
 from tests.integration.test_procore_failure_classes import bearer, message, stored_pcos, sync_event, syncs
 

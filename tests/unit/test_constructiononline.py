@@ -135,7 +135,8 @@ def test_updates_to_one_change_order_keep_their_order_and_404_is_a_rejection():
     commands = [command(5, "first"), command(9, "ghost"), command(5, "second"), command(5, "third")]
     results = update_change_orders(commands, lambda _: fake, Deadline.in_seconds(30), concurrency=4)
     assert [notes for co, notes in fake.applied if co == 5] == ["first", "second", "third"]
-    assert results[1].failure is not None and results[1].failure.failure is FailureClass.VENDOR_REJECTED
+    failure = results[1].failure()
+    assert failure is not None and failure.failure is FailureClass.VENDOR_REJECTED
 
 
 SECRET = {"email": "e@example.com", "password": "p", "api_key": "k"}

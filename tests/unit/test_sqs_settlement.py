@@ -5,9 +5,11 @@ import json
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
+from connectors.adapters.sqs import handle_sqs_batch
+from connectors.adapters.sqs_records import NOT_BEFORE_ATTRIBUTE, idempotency_key
+from connectors.adapters.sqs_settings import QueueSettings, RetryBudget
 from connectors.failures import rate_limited, transient
 from connectors.models.exact_json import loads_exact
-from connectors.triggers import NOT_BEFORE_ATTRIBUTE, QueueSettings, RetryBudget, handle_sqs_batch, idempotency_key
 from tests.log_capture import captured_log_records
 
 NOW = 1_800_000_000.0

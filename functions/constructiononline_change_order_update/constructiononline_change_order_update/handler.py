@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -11,16 +10,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from connectors.deadline import Deadline
-from connectors.entry import Attempt, handle_event
-from connectors.failures import ConnectorError, invalid_input
+from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
+from connectors.container import Container, routes_container
+from connectors.entry import handle_event
+from connectors.failures import invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, Int32Id
 from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInfo
 from connectors.models.errors import invalid_input_from, invalid_json
 from connectors.models.exact_json import JsonInputError, loads_exact
 from connectors.observability import logger, metrics, tracer
-from connectors.order import Outcome, Superseded, deliver_in_order, request_version
-from connectors.triggers import error_response, log_failure, register_api_error_handlers
+from connectors.operation import Attempt
+from connectors.order import SentInOrder, Superseded, outcomes_of, request_version, send_in_order
+from constructiononline_change_order_update.client import ConstructionOnlineClient
 from constructiononline_change_order_update.operation import UpdateResult, update_change_orders
 from constructiononline_change_order_update.ordering import ChangeOrderEdits
 from constructiononline_change_order_update.runtime import runtime
@@ -39,10 +40,15 @@ def update_route(
     connection: Annotated[ConnectionName, Query()] = DEFAULT_CONNECTION,
 ) -> Response[Any]:
     """Mirror of ConstructionOnline's update: coInfo as the query parameter or as the JSON body; 200 with the record."""
-    body = app.current_event.body
-    if coInfo is not None and body:
+    co_info = _co_info(coInfo, app.current_event.body)
+    return _answer(ChangeOrderUpdateCommand(connection=connection, id=change_order_id, coInfo=co_info))
+
+
+def _co_info(query: str | None, body: str | None) -> CoInfo:
+    """coInfo from the query parameter or from the body, not both; invalid input names where it was read."""
+    if query is not None and body:
         raise invalid_input("send coInfo either as the query parameter or as the body, not both")
-    source, text = ("query.coInfo", coInfo) if coInfo is not None else ("body", body or "")
+    source, text = ("query.coInfo", query) if query is not None else ("body", body or "")
     try:
         # Parsed here, not by the resolver: money must keep its exact decimal text.
         raw = loads_exact(text)
@@ -51,19 +57,21 @@ def update_route(
     except ValueError as error:
         raise invalid_input(f"{source} is not JSON: {error}") from None
     try:
-        co_info = CoInfo.model_validate(raw)
+        return CoInfo.model_validate(raw)
     except ValidationError as error:
         raise invalid_input_from(error, "coInfo", prefix=source.split(".")) from None
-    command = ChangeOrderUpdateCommand(connection=connection, id=change_order_id, coInfo=co_info)
-    version = request_version(app.current_event.headers)
-    updated: list[UpdateResult] = []
-    [outcome] = _update_in_order([command], [version], Deadline.from_context(app.lambda_context), updated)
+
+
+def _answer(command: ChangeOrderUpdateCommand) -> Response[Any]:
+    """Update the change order in order and answer as ConstructionOnline does: the edited record."""
+    attempt = Attempt.of_request(app.lambda_context, request_version(app.current_event.headers))
+    sent = _deliver(routes_container(app), [command], attempt)
+    [outcome] = sent.outcomes
     if isinstance(outcome, Superseded):
         return Response(status_code=200, content_type="application/json", body={"superseded": outcome.message})
     if outcome is not None:
-        log_failure(outcome)
-        return error_response(outcome)
-    return Response(status_code=200, content_type="application/json", body=updated[0].record)
+        return failure_reply(outcome)
+    return Response(status_code=200, content_type="application/json", body=sent.answered[0][1].record)
 
 
 def parse_message(body: str) -> ChangeOrderUpdateCommand:
@@ -71,25 +79,15 @@ def parse_message(body: str) -> ChangeOrderUpdateCommand:
     return ChangeOrderUpdateCommand.model_validate(loads_exact(body))
 
 
-def _deliver(commands: list[ChangeOrderUpdateCommand], attempt: Attempt) -> list[Outcome]:
-    return _update_in_order(commands, attempt.versions, attempt.deadline, [])
-
-
-def _update_in_order(
-    commands: list[ChangeOrderUpdateCommand],
-    versions: Sequence[Decimal],
-    deadline: Deadline,
-    updated: list[UpdateResult],
-) -> list[Outcome]:
-    """Each command's properties that no newer edit set, sent; what the vendor answered is added to ``updated``."""
-    container = runtime()
-
-    def send(narrowed: list[ChangeOrderUpdateCommand]) -> list[ConnectorError | None]:
-        results = update_change_orders(narrowed, container.client, deadline, container.settings.vendor_concurrency)
-        updated.extend(results)
-        return [result.failure for result in results]
-
-    return deliver_in_order(commands, versions, EDITS, container.marks, deadline, send)
+def _deliver(
+    container: Container[ConstructionOnlineClient], commands: list[ChangeOrderUpdateCommand], attempt: Attempt
+) -> SentInOrder[ChangeOrderUpdateCommand, UpdateResult]:
+    """Each command's properties that no newer edit set, sent."""
+    concurrency = container.settings.vendor_concurrency
+    update = partial(
+        update_change_orders, client_for=container.client, deadline=attempt.deadline, concurrency=concurrency
+    )
+    return send_in_order(commands, attempt, EDITS, container.marks, update)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -97,4 +95,4 @@ def _update_in_order(
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver)
+    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=outcomes_of(_deliver))

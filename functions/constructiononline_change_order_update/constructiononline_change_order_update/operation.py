@@ -14,15 +14,15 @@ from typing import Any
 from connectors.deadline import Deadline
 from connectors.failures import ConnectorError
 from connectors.models.constructiononline import ChangeOrderUpdateCommand
+from connectors.operation import CommandResult
 from constructiononline_change_order_update.client import ChangeOrderClient
 
 
-@dataclass(frozen=True)
-class UpdateResult:
+@dataclass
+class UpdateResult(CommandResult):
     """The edited change order, or why it was not updated."""
 
     record: dict[str, Any] | None = None
-    failure: ConnectorError | None = None
 
 
 def update_change_orders(
@@ -53,4 +53,4 @@ def _update(
     try:
         return UpdateResult(record=client_for(command.connection).update(command.id, command.coInfo, deadline))
     except ConnectorError as failure:
-        return UpdateResult(failure=failure)
+        return UpdateResult(failures=[failure])

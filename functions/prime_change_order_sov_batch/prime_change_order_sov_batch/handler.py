@@ -9,15 +9,18 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 
+from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
+from connectors.container import Container, routes_container
 from connectors.deadline import Deadline
-from connectors.entry import Attempt, handle_event
+from connectors.entry import handle_event
 from connectors.failures import ConnectorError, invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName
 from connectors.models.errors import invalid_input_from
 from connectors.models.exact_json import dumps_exact, loads_exact
-from connectors.models.prime import SovBatchCommand, SovItems
+from connectors.models.prime import ChangeOrderSov, SovBatchCommand, SovItems
 from connectors.observability import logger, metrics, tracer
-from connectors.triggers import error_response, log_failure, register_api_error_handlers
+from connectors.operation import Attempt
+from prime_change_order_sov_batch.client import PrimeClient
 from prime_change_order_sov_batch.operation import create_sovs
 from prime_change_order_sov_batch.runtime import runtime
 
@@ -31,25 +34,32 @@ register_api_error_handlers(app)
 @app.post(ROUTE)
 def batch_route(connection: Annotated[ConnectionName, Query()] = DEFAULT_CONNECTION) -> Response[Any]:
     """Mirror of Oracle's batch endpoint: the body is the vendor's array; 201 with the created objects."""
+    return _answer(SovBatchCommand(connection=connection, items=_items(app.current_event.body)))
+
+
+def _items(body: str | None) -> list[ChangeOrderSov]:
+    """The body's array of change-order SOVs, money kept exact; anything else is invalid input."""
     try:
         # Parsed here, not by the resolver: its JSON parsing turns money into binary floats.
-        raw = loads_exact(app.current_event.body or "")
+        raw = loads_exact(body or "")
     except ValueError as error:
         raise invalid_input(f"the body is not JSON: {error}") from None
     if not isinstance(raw, list) or not raw:
         raise invalid_input("the body must be a non-empty JSON array of change-order SOVs")
     try:
-        items = _ITEMS.validate_python(raw)
+        return _ITEMS.validate_python(raw)
     except ValidationError as error:
         raise invalid_input_from(error, "request body", prefix=("body",)) from None
-    command = SovBatchCommand(connection=connection, items=items)
-    container = runtime()
+
+
+def _answer(command: SovBatchCommand) -> Response[Any]:
+    """Create the request's SOVs and answer as Oracle does; a failure carries what was created before it."""
+    container: Container[PrimeClient] = routes_container(app)
     deadline = Deadline.from_context(app.lambda_context)
     [result] = create_sovs([command], container.client, deadline, container.settings.vendor_batch_size)
     failure = result.failure()
     if failure is not None:
-        log_failure(failure)
-        return error_response(failure, partial=result.body())
+        return failure_reply(failure, partial=result.body())
     return Response(status_code=201, content_type="application/json", body=dumps_exact(result.body()["created"]))
 
 
@@ -58,8 +68,9 @@ def parse_message(body: str) -> SovBatchCommand:
     return SovBatchCommand.model_validate(loads_exact(body))
 
 
-def _deliver(commands: list[SovBatchCommand], attempt: Attempt) -> list[ConnectorError | None]:
-    container = runtime()
+def _deliver(
+    container: Container[PrimeClient], commands: list[SovBatchCommand], attempt: Attempt
+) -> list[ConnectorError | None]:
     results = create_sovs(
         commands,
         container.client,

@@ -18,17 +18,9 @@ from connectors.deadline import Deadline
 from connectors.failures import ConnectorError, FailureClass, transient, unknown_outcome, vendor_rejected
 from connectors.models.prime import ChangeOrderSov, SovBatchCommand
 from connectors.observability import logger
+from connectors.operation import CommandResult
 from prime_change_order_sov_batch.client import SovBatchClient, SovParent
 
-# When several failures hit one command, the one that decides is the one most worth retrying.
-_PRECEDENCE = [
-    FailureClass.RATE_LIMITED,
-    FailureClass.TRANSIENT,
-    FailureClass.MISCONFIGURATION,
-    FailureClass.UNKNOWN_OUTCOME,
-    FailureClass.VENDOR_REJECTED,
-    FailureClass.INVALID_INPUT,
-]
 _NOT_SEARCHABLE = (
     "its items cannot be looked up: the read by parent needs workspaceCode, projectCode, changeOrderCode, "
     "associatedAgreementCode, changeOrderType and changeOrderLineItemCode on every item"
@@ -45,17 +37,16 @@ class Rejected:
 
 
 @dataclass
-class CommandResult:
+class SovResult(CommandResult):
     """Per item of one command: Oracle's created object, or why it was not created."""
 
     created: dict[int, dict[str, Any]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
-    failures: list[ConnectorError] = field(default_factory=list)
 
     def failure(self) -> ConnectorError | None:
         """The failure that decides this command's fate, or None when every item was created."""
         if self.failures:
-            return min(self.failures, key=lambda f: _PRECEDENCE.index(f.failure))
+            return super().failure()
         if self.rejected:
             listed = "; ".join(f"items[{r.index}] ({r.name!r}): {r.message}" for r in self.rejected)
             created = ", ".join(f"items[{i}] sovId={o.get('sovId')}" for i, o in sorted(self.created.items()))
@@ -83,7 +74,7 @@ class _Run:
 
     connect: Callable[[], SovBatchClient]
     deadline: Deadline
-    results: list[CommandResult]
+    results: list[SovResult]
     retry_looks_first: bool = False
     """Whether the next attempt at these items looks them up before sending (SQS: a redelivery is looked up)."""
     claimed: set[object] = field(default_factory=set)
@@ -123,7 +114,7 @@ def create_sovs(
     look_first: Sequence[bool] | None = None,
     *,
     retry_looks_first: bool = False,
-) -> list[CommandResult]:
+) -> list[SovResult]:
     """Create every command's items with batches of at most ``batch_size``; one result per command, in order.
 
     ``look_first`` holds one flag per command (default: all False). A flagged command may have been sent before
@@ -138,7 +129,7 @@ def create_sovs(
     flags = [False] * len(commands) if look_first is None else list(look_first)
     if len(flags) != len(commands):
         raise ValueError(f"look_first has {len(flags)} flags for {len(commands)} commands")
-    results = [CommandResult() for _ in commands]
+    results = [SovResult() for _ in commands]
     by_connection: dict[str, list[_Item]] = {}
     for owner, command in enumerate(commands):
         items = by_connection.setdefault(command.connection, [])

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from connectors.deadline import Deadline
-from connectors.entry import Attempt, handle_event
-from connectors.failures import ConnectorError
+from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
+from connectors.container import Container, routes_container
+from connectors.entry import handle_event
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
 from connectors.models.exact_json import loads_exact
 from connectors.models.procore import PcoSyncBody, PcoSyncCommand
 from connectors.observability import logger, metrics, tracer
-from connectors.order import Outcome, Superseded, deliver_in_order, request_version
-from connectors.triggers import error_response, log_failure, register_api_error_handlers
-from procore_pco_sync.operation import CommandResult, sync_commands
+from connectors.operation import Attempt
+from connectors.order import SentInOrder, Superseded, outcomes_of, request_version, send_in_order
+from procore_pco_sync.client import ProcoreClient
+from procore_pco_sync.operation import SyncResult, sync_commands
 from procore_pco_sync.ordering import PcoEdits
 from procore_pco_sync.runtime import runtime
 
@@ -46,22 +46,25 @@ def sync_route(
         contract_id=contract_id,
         updates=body.updates,
     )
-    version = request_version(app.current_event.headers)
-    synced: list[tuple[PcoSyncCommand, CommandResult]] = []
-    [outcome] = _sync_in_order([command], [version], Deadline.from_context(app.lambda_context), synced)
+    return _answer(command)
+
+
+def _answer(command: PcoSyncCommand) -> Response[Any]:
+    """Sync the request's command in order and answer as Procore does."""
+    attempt = Attempt.of_request(app.lambda_context, request_version(app.current_event.headers))
+    sent = _deliver(routes_container(app), [command], attempt)
+    [outcome] = sent.outcomes
     if isinstance(outcome, Superseded):
         return Response(status_code=200, content_type="application/json", body=reply_body(command, None))
-    result = synced[0][1]
+    result = sent.answered[0][1]
     # Item refusals are Procore's per-item detail inside a 200; only a call that failed as a whole is an error.
     failure = result.failure() if result.failures or result.unanswered else None
     if failure is not None:
-        log_failure(failure)
-        delivered = result.body() if result.entities or result.errors else None
-        return error_response(failure, partial=delivered)
-    return Response(status_code=200, content_type="application/json", body=reply_body(command, synced[0]))
+        return failure_reply(failure, partial=result.body() if result.entities or result.errors else None)
+    return Response(status_code=200, content_type="application/json", body=reply_body(command, sent.answered[0]))
 
 
-def reply_body(command: PcoSyncCommand, synced: tuple[PcoSyncCommand, CommandResult] | None) -> dict[str, Any]:
+def reply_body(command: PcoSyncCommand, synced: tuple[PcoSyncCommand, SyncResult] | None) -> dict[str, Any]:
     """Procore's answer, plus ``superseded``: the updates not sent because newer edits set all they carried."""
     body = synced[1].body() if synced else {"entities": [], "errors": []}
     sent = {update.key for update in synced[0].updates} if synced else set()
@@ -76,25 +79,12 @@ def parse_message(body: str) -> PcoSyncCommand:
     return PcoSyncCommand.model_validate(loads_exact(body))
 
 
-def _deliver(commands: list[PcoSyncCommand], attempt: Attempt) -> list[Outcome]:
-    return _sync_in_order(commands, attempt.versions, attempt.deadline, [])
-
-
-def _sync_in_order(
-    commands: list[PcoSyncCommand],
-    versions: Sequence[Decimal],
-    deadline: Deadline,
-    synced: list[tuple[PcoSyncCommand, CommandResult]],
-) -> list[Outcome]:
-    """Each update's attributes that no newer edit set, synced; what was sent and answered is added to ``synced``."""
-    container = runtime()
-
-    def send(narrowed: list[PcoSyncCommand]) -> list[ConnectorError | None]:
-        results = sync_commands(narrowed, container.client, deadline)
-        synced.extend(zip(narrowed, results, strict=True))
-        return [result.failure() for result in results]
-
-    return deliver_in_order(commands, versions, EDITS, container.marks, deadline, send)
+def _deliver(
+    container: Container[ProcoreClient], commands: list[PcoSyncCommand], attempt: Attempt
+) -> SentInOrder[PcoSyncCommand, SyncResult]:
+    """Each update's attributes that no newer edit set, synced."""
+    sync = partial(sync_commands, client_for=container.client, deadline=attempt.deadline)
+    return send_in_order(commands, attempt, EDITS, container.marks, sync)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -102,4 +92,4 @@ def _sync_in_order(
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver)
+    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=outcomes_of(_deliver))

@@ -10,34 +10,24 @@ from typing import Any
 from connectors.deadline import Deadline
 from connectors.failures import ConnectorError, FailureClass, transient, vendor_rejected
 from connectors.models.procore import MAX_SYNC_ITEMS, PcoSyncCommand, PcoUpdate
+from connectors.operation import CommandResult
 from procore_pco_sync.client import PcoSyncClient
 
 ItemKey = tuple[str, str]
 
-# When several failures hit one command, the one that decides is the one most worth retrying.
-_PRECEDENCE = [
-    FailureClass.RATE_LIMITED,
-    FailureClass.TRANSIENT,
-    FailureClass.UNKNOWN_OUTCOME,
-    FailureClass.MISCONFIGURATION,
-    FailureClass.VENDOR_REJECTED,
-    FailureClass.INVALID_INPUT,
-]
-
 
 @dataclass
-class CommandResult:
+class SyncResult(CommandResult):
     """What became of one command: Procore's entities and item errors for its updates, or a whole failure."""
 
     entities: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[ConnectorError] = field(default_factory=list)
     unanswered: list[ItemKey] = field(default_factory=list)
 
     def failure(self) -> ConnectorError | None:
         """The failure that decides this command's fate, or None when every update was stored."""
         if self.failures:
-            return min(self.failures, key=lambda f: _PRECEDENCE.index(f.failure))
+            return super().failure()
         if self.unanswered:
             listed = ", ".join(f"{kind}={value}" for kind, value in self.unanswered[:10])
             return transient(f"procore reported no outcome for {listed}; resending (upsert by origin_id)")
@@ -71,9 +61,9 @@ def sync_commands(
     commands: Sequence[PcoSyncCommand],
     client_for: Callable[[str], PcoSyncClient],
     deadline: Deadline,
-) -> list[CommandResult]:
+) -> list[SyncResult]:
     """Deliver ``commands`` with as few sync calls as Procore allows; one result per command, in order."""
-    results = [CommandResult() for _ in commands]
+    results = [SyncResult() for _ in commands]
     for call in plan_calls(commands):
         _deliver(call, commands, results, client_for, deadline)
     return results
@@ -100,7 +90,7 @@ def plan_calls(commands: Sequence[PcoSyncCommand]) -> list[_Call]:
 def _deliver(
     call: _Call,
     commands: Sequence[PcoSyncCommand],
-    results: list[CommandResult],
+    results: list[SyncResult],
     client_for: Callable[[str], PcoSyncClient],
     deadline: Deadline,
 ) -> None:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import httpx
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 from pydantic import BaseModel
 
+from connectors.adapters.api import ApiSettings
+from connectors.adapters.sqs_settings import QueueClient, QueueSettings, RetryBudget
 from connectors.auth.webhook import CallerVerifier, load_callers
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import Idempotency
@@ -24,11 +27,13 @@ from connectors.limiter import TABLE_CLIENT_CONFIG, Budget, Limiter, connection_
 from connectors.order import ObjectMarks
 from connectors.secrets import SecretNotFound, SecretStore
 from connectors.settings import Settings, load_settings
-from connectors.triggers import QueueClient, QueueSettings, RetryBudget
 
 # botocore's defaults wait 60 s to connect and to read: past the function's timeout, so a Secrets Manager or DynamoDB
 # that hangs would end the invocation before the adapter could answer 503 or keep the record for a retry.
 DEPENDENCY_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+# Where an API request's routes find the container: the resolver's context (Powertools clears it after each
+# request it resolves; a refused request leaves it for the next one to overwrite).
+_ROUTE_CONTEXT_KEY = "container"
 
 
 class LazyQueueClient:
@@ -145,6 +150,10 @@ class Container[Client]:
         name = self.settings.webhook_secret_name
         return CallerVerifier(lambda: load_callers(self.secrets.get_json(name), name))
 
+    def api_settings(self) -> ApiSettings:
+        """What this function's API requests are checked against, and where their replies are kept."""
+        return ApiSettings(self.verifier(), self.function, self.settings.max_request_bytes, self.idempotency)
+
     def queue_settings(self) -> QueueSettings:
         """Where this function's records come from and where its dead letters go."""
         return QueueSettings(
@@ -158,3 +167,13 @@ class Container[Client]:
                 backoff_cap=self.settings.retry_backoff_cap_seconds,
             ),
         )
+
+
+def hand_to_routes(app: APIGatewayRestResolver, container: Container[Any]) -> None:
+    """Give ``container`` to the routes ``app`` resolves next."""
+    app.context[_ROUTE_CONTEXT_KEY] = container
+
+
+def routes_container(app: APIGatewayRestResolver) -> Container[Any]:
+    """The container handed to the routes of the request ``app`` is resolving."""
+    return cast(Container[Any], app.context[_ROUTE_CONTEXT_KEY])

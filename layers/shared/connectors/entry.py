@@ -2,43 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from connectors.container import Container
+from connectors.adapters.api import handle_api_event
+from connectors.adapters.api_replies import refusal
+from connectors.adapters.sqs import handle_sqs_batch
+from connectors.adapters.sqs_delivery import RecordInfo
+from connectors.container import Container, hand_to_routes
 from connectors.deadline import CLAIM_SHARE, Deadline
+from connectors.failure_log import caught_unexpected
 from connectors.failures import service_unavailable
+from connectors.operation import Attempt
 from connectors.order import Outcome
-from connectors.triggers import caught_unexpected, handle_api_event, handle_sqs_batch, is_sqs_event, refusal
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """What an operation knows about the invocation that sends a batch of commands."""
-
-    deadline: Deadline
-    # Per command: SQS delivered it before, so an earlier attempt may have reached the vendor unanswered.
-    redelivered: Sequence[bool]
-    # Per command: its place in time (connectors.order), the producer's version or when SQS accepted it.
-    versions: Sequence[Decimal]
+def is_sqs_event(event: Mapping[str, Any]) -> bool:
+    """Whether ``event`` is an SQS batch (else it is treated as an API Gateway request)."""
+    records = event.get("Records") or []
+    return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
 
 
-def handle_event[C: BaseModel](
+def handle_event[C: BaseModel, Client](
     event: dict[str, Any],
     context: LambdaContext,
     *,
     app: APIGatewayRestResolver,
-    runtime: Callable[[], Container[Any]],
+    runtime: Callable[[], Container[Client]],
     parse: Callable[[str], C],
-    deliver: Callable[[list[C], Attempt], Sequence[Outcome]],
+    deliver: Callable[[Container[Client], list[C], Attempt], Sequence[Outcome]],
 ) -> dict[str, Any]:
     """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API ``app``.
+
+    The container ``runtime`` builds is handed on: to ``deliver`` with each batch, to ``app``'s routes with each
+    request (``container.routes_container``).
 
     Never raises: a container that cannot be built (a bad setting) hands an SQS batch back whole, to be retried
     and then dead-lettered by the queue, and answers an API request with a 503.
@@ -54,12 +55,15 @@ def handle_event[C: BaseModel](
         return refusal(service_unavailable())
     if sqs:
         deadline = Deadline.for_batch(context)
+
+        def process(commands: list[C], records: list[RecordInfo]) -> Sequence[Outcome]:
+            attempt = Attempt(deadline, [r.redelivered for r in records], [r.version for r in records])
+            return deliver(container, commands, attempt)
+
         response = handle_sqs_batch(
             event,
             parse,
-            lambda commands, infos: deliver(
-                commands, Attempt(deadline, [i.redelivered for i in infos], [i.version for i in infos])
-            ),
+            process,
             container.sqs,
             container.queue_settings(),
             ledger=idempotency.records if idempotency is not None else None,
@@ -67,12 +71,5 @@ def handle_event[C: BaseModel](
             claim_by=deadline.share(CLAIM_SHARE),
         )
         return dict(response)
-    return handle_api_event(
-        event,
-        context,
-        app,
-        container.verifier(),
-        container.function,
-        container.settings.max_request_bytes,
-        idempotency,
-    )
+    hand_to_routes(app, container)
+    return handle_api_event(event, context, app, container.api_settings())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -49,6 +50,21 @@ POLICIES: dict[FailureClass, Policy] = {
 }
 
 
+# When several failures hit one command, the one that decides its fate is the one most worth retrying: the
+# retryable classes first (a wait the vendor named before all), then the permanent ones, the caller's own last, in
+# the order the API checks them.
+PRECEDENCE: tuple[FailureClass, ...] = (
+    FailureClass.RATE_LIMITED,
+    FailureClass.TRANSIENT,
+    FailureClass.MISCONFIGURATION,
+    FailureClass.UNKNOWN_OUTCOME,
+    FailureClass.VENDOR_REJECTED,
+    FailureClass.UNAUTHENTICATED,
+    FailureClass.FORBIDDEN,
+    FailureClass.INVALID_INPUT,
+)
+
+
 @dataclass
 class ConnectorError(Exception):
     """A failure with its class. Messages never hold secrets: they are logged and returned to callers."""
@@ -77,6 +93,11 @@ class ConnectorError(Exception):
     def retryable(self) -> bool:
         """Whether sending the same command again may succeed."""
         return self.policy.retryable
+
+
+def deciding_failure(failures: Iterable[ConnectorError]) -> ConnectorError | None:
+    """The failure that decides a command's fate: the first whose class ranks highest in ``PRECEDENCE``, else None."""
+    return min(failures, key=lambda failure: PRECEDENCE.index(failure.failure), default=None)
 
 
 def invalid_input(message: str, problems: list[FieldProblem] | None = None) -> ConnectorError:

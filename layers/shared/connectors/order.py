@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from connectors.deadline import HOLD_SHARE, Deadline
 from connectors.failures import ConnectorError, FieldProblem, invalid_input, out_of_time, transient
 from connectors.observability import aws_error_name, logger, metrics
+from connectors.operation import Attempt, CommandResult
 
 VERSION_ATTRIBUTE = "Change-Order-Version"
 """The SQS message attribute (and the API header) that carries an edit's version."""
@@ -255,6 +256,41 @@ def deliver_in_order[C](
             metrics.add_metric(name="RecordsSuperseded", unit="Count", value=1)
             logger.info("superseded by newer edits", extra={"objects": [e.key for e in edits[index]]})
     return outcomes
+
+
+@dataclass(frozen=True)
+class SentInOrder[C, R]:
+    """What ``send_in_order`` did: an outcome per command, and what the operation answered for those it sent."""
+
+    outcomes: list[Outcome]
+    answered: list[tuple[C, R]]
+    """Per command sent, in order: the command as it was sent (narrowed) and the operation's result for it."""
+
+
+def send_in_order[C, R: CommandResult](
+    commands: Sequence[C],
+    attempt: Attempt,
+    ordering: Ordering[C],
+    marks: ObjectMarks | None,
+    operation: Callable[[list[C]], Sequence[R]],
+) -> SentInOrder[C, R]:
+    """``deliver_in_order`` through ``operation``, keeping what it answered for each command it was given."""
+    answered: list[tuple[C, R]] = []
+
+    def send(narrowed: list[C]) -> list[ConnectorError | None]:
+        results = operation(narrowed)
+        answered.extend(zip(narrowed, results, strict=True))
+        return [result.failure() for result in results]
+
+    outcomes = deliver_in_order(commands, attempt.versions, ordering, marks, attempt.deadline, send)
+    return SentInOrder(outcomes, answered)
+
+
+def outcomes_of[T, C, R](
+    send: Callable[[T, list[C], Attempt], SentInOrder[C, R]],
+) -> Callable[[T, list[C], Attempt], list[Outcome]]:
+    """``send`` as the delivery of a batch, which needs no more than the outcomes."""
+    return lambda container, commands, attempt: send(container, commands, attempt).outcomes
 
 
 def _hold_all(

@@ -1,0 +1,166 @@
+"""The SQS adapter: one batch in, the records SQS should deliver again out, each failure applied by its class."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse, PartialItemFailures
+from aws_lambda_powertools.utilities.data_classes import SQSEvent
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ValidationError
+
+from connectors.adapters.sqs_delivery import Process, deliver_claimed
+from connectors.adapters.sqs_queue import dead_letter, make_invisible, requeue_after_window
+from connectors.adapters.sqs_records import age, record_version, seconds_until_due
+from connectors.adapters.sqs_settings import QueueClient, QueueSettings, RetryBudget
+from connectors.deadline import Deadline
+from connectors.failure_log import caught_unexpected, log_failure
+from connectors.failures import ConnectorError, FailureClass, invalid_input
+from connectors.idempotency import RecordLedger
+from connectors.models.errors import invalid_input_from, invalid_json
+from connectors.models.exact_json import JsonInputError
+from connectors.observability import metrics
+from connectors.order import Outcome, Superseded
+
+# A failure shared by a batch's records is logged once, with this many of their message ids: an outage fails
+# hundreds of records alike, and a line per record cost more than the rest of the batch's wrap-up.
+_LOGGED_IDS = 20
+
+
+def handle_sqs_batch[C: BaseModel](
+    event: dict[str, Any],
+    parse: Callable[[str], C],
+    process: Process[C],
+    sqs: QueueClient,
+    settings: QueueSettings,
+    ledger: RecordLedger | None = None,
+    remaining_ms: int = 0,
+    jitter: Callable[[], float] = random.random,
+    clock: Callable[[], float] = time.time,
+    claim_by: Deadline | None = None,
+) -> PartialItemFailureResponse:
+    """Parse, process and settle one SQS batch; return the records SQS should deliver again. Never raises.
+
+    ``parse`` turns a body into a command; ``process`` takes the commands and what is known of each record
+    (whether SQS delivered it before, its version), and returns, in the same order, None for each one delivered,
+    ``Superseded`` for each one newer edits made unnecessary, and the failure for each one not delivered.
+
+    Each record is read alone: whatever reading it raises is that record's failure (invalid input, or transient
+    for an exception nobody expected). If ``process`` raises for the batch, each command is processed alone,
+    as possibly sent before, so that a poison record fails by itself.
+
+    With a ``ledger``, each record is claimed by its idempotency key (the producer's ``Idempotency-Key``
+    attribute, else the message id it was first queued under) for ``remaining_ms``, until ``claim_by`` (the
+    records whose turn comes later are handed back, retried soon): a record delivered before
+    is not sent again, one being sent by another invocation waits, and a key reused with another body is
+    dead-lettered as invalid input.
+
+    Permanent failures go to the dead-letter queue now, with the reason in message attributes; retryable
+    ones stay on the queue, invisible for a backoff (or the vendor's rate-limit wait), until the retry budget is
+    spent or the receive count reaches the redrive policy's; then they are dead-lettered with their reason too,
+    rather than moved there blind by the redrive policy. A rate-limited record is never dead-lettered for waiting:
+    waiting for a vendor's window is not a failed attempt, so it goes back on the queue as a fresh message that is
+    not processed before the window ends.
+    """
+    records = list(SQSEvent(event).records)
+    try:
+        return _settle_batch(records, parse, process, sqs, settings, ledger, remaining_ms, jitter, clock, claim_by)
+    except Exception as error:
+        # Whatever was delivered is settled in the ledger, so handing every record back duplicates nothing.
+        caught_unexpected(error, "settling an SQS batch")
+        return {"batchItemFailures": [{"itemIdentifier": record.message_id} for record in records]}
+
+
+def _settle_batch[C: BaseModel](
+    records: list[SQSRecord],
+    parse: Callable[[str], C],
+    process: Process[C],
+    sqs: QueueClient,
+    settings: QueueSettings,
+    ledger: RecordLedger | None,
+    remaining_ms: int,
+    jitter: Callable[[], float],
+    clock: Callable[[], float],
+    claim_by: Deadline | None,
+) -> PartialItemFailureResponse:
+    failures: list[PartialItemFailures] = []
+    outcomes: dict[str, Outcome] = {}
+    parsed: list[tuple[SQSRecord, C, Decimal]] = []
+    invisible: list[tuple[SQSRecord, float]] = []
+    for record in records:
+        early = seconds_until_due(record, clock)
+        if early > 0:
+            invisible.append((record, early))
+            failures.append({"itemIdentifier": record.message_id})
+            continue
+        try:
+            parsed.append((record, parse(record.body), record_version(record, clock)))
+        except ConnectorError as refused:
+            outcomes[record.message_id] = refused
+        except ValidationError as error:
+            outcomes[record.message_id] = invalid_input_from(error, "message body")
+        except JsonInputError as error:
+            outcomes[record.message_id] = invalid_json(error.field, error.reason, "message body")
+        except ValueError as error:  # not JSON at all
+            outcomes[record.message_id] = invalid_input(f"message body is not JSON: {error}")
+        except Exception as error:
+            outcomes[record.message_id] = caught_unexpected(error, "reading a message body")
+    outcomes.update(deliver_claimed(parsed, process, ledger, remaining_ms, claim_by))
+
+    dead: list[tuple[SQSRecord, ConnectorError]] = []
+    # Per distinct failure (class, status, message): the failure and the records it hit.
+    failed: dict[tuple[str, int | None, str], tuple[ConnectorError, list[str]]] = {}
+    for record in records:
+        if record.message_id not in outcomes:
+            continue
+        failure = outcomes[record.message_id]
+        if failure is None:
+            metrics.add_metric(name="RecordsDelivered", unit="Count", value=1)
+            continue
+        if isinstance(failure, Superseded):
+            continue
+        failed.setdefault((failure.failure, failure.vendor_status, failure.message), (failure, []))[1].append(
+            record.message_id
+        )
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        wait = settings.retry.wait(failure, receive_count, jitter)
+        last_receive = receive_count >= settings.max_receive_count
+        if failure.failure is FailureClass.RATE_LIMITED and last_receive:
+            if not requeue_after_window(record, failure, sqs, settings, clock):
+                failures.append({"itemIdentifier": record.message_id})
+        elif failure.retryable and not last_receive and not _budget_spent(record, wait, settings.retry, clock):
+            invisible.append((record, wait))
+            metrics.add_metric(name="RecordsRetried", unit="Count", value=1)
+            failures.append({"itemIdentifier": record.message_id})
+        elif failure.failure is FailureClass.RATE_LIMITED:
+            # Out of budget while the vendor says wait: the wait is not a failure, so the record waits on.
+            invisible.append((record, wait))
+            failures.append({"itemIdentifier": record.message_id})
+        else:
+            dead.append((record, _with_attempts(failure, record, settings, clock)))
+    for failure, message_ids in failed.values():
+        log_failure(failure, records=len(message_ids), message_ids=message_ids[:_LOGGED_IDS])
+    make_invisible(invisible, sqs, settings)
+    failures.extend(dead_letter(dead, sqs, settings))
+    return {"batchItemFailures": failures}
+
+
+def _budget_spent(record: SQSRecord, wait: float, budget: RetryBudget, clock: Callable[[], float]) -> bool:
+    """Whether the record's next attempt would come after its retry budget, counted from its first attempt."""
+    return age(record, clock) + wait > budget.seconds
+
+
+def _with_attempts(
+    failure: ConnectorError, record: SQSRecord, settings: QueueSettings, clock: Callable[[], float]
+) -> ConnectorError:
+    if not failure.retryable:
+        return failure
+    receives = int(record.attributes.approximate_receive_count or 1)
+    spent = f"retried for {round(age(record, clock))} s over {receives} receives"
+    budget = f"the retry budget is {round(settings.retry.seconds)} s and {settings.max_receive_count} receives"
+    return dataclasses.replace(failure, message=f"{failure.message} ({spent}; {budget})")
