@@ -260,3 +260,15 @@ def test_a_lease_that_ran_out_with_nothing_delivered_is_not_written_again(co, st
     marks.release(held, {"NOTES": Decimal(3)})
     item = dynamodb.get_item(TableName=table, Key=key)["Item"]
     assert "lease_token" not in item and item["versions"]["M"]["NOTES"]["N"] == "3"
+
+
+def test_procore_an_api_request_whose_marks_cannot_be_held_is_answered_with_that_failure(procore, control, monkeypatch):
+    # The marks live beside the idempotency records; a table that is not there cannot hold them.
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", "NoSuchTable")
+    procore.new_container()
+    body = {"updates": [{"origin_id": "unheld", "title": "not sent"}]}
+    status, answer = reply(procore.invoke(sync_event(body, bearer(), QUERY)))
+
+    assert status == 502 and answer["error"]["failure"] == "transient"
+    assert answer["error"]["message"] == "the order marks could not be reached; retrying"  # not an IndexError
+    assert syncs(control) == []

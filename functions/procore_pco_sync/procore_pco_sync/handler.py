@@ -56,6 +56,10 @@ def _answer(command: PcoSyncCommand) -> Response[Any]:
     [outcome] = sent.outcomes
     if isinstance(outcome, Superseded):
         return Response(status_code=200, content_type="application/json", body=reply_body(command, None))
+    if outcome is not None and not sent.answered:
+        # Not sent: its objects' marks could not be held (another invocation is sending them, the table is
+        # unreachable, or the time ran out).
+        return failure_reply(outcome)
     result = sent.answered[0][1]
     # Item refusals are Procore's per-item detail inside a 200; only a call that failed as a whole is an error.
     failure = result.failure() if result.failures or result.unanswered else None
