@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from connectors.deadline import Deadline
-from connectors.failures import FailureClass, transient
+from connectors.failures import ConnectorError, FailureClass, transient
 from connectors.models.constructiononline import ChangeOrderUpdateCommand
 from connectors.order import VERSION_ATTRIBUTE, ObjectMarks, Superseded, deliver_in_order
 from constructiononline_change_order_update.ordering import ChangeOrderEdits
@@ -204,7 +204,7 @@ def test_two_containers_racing_on_one_change_order_end_with_the_newer_edit(co, s
     racer.join()
 
     assert results["older"] == [None]
-    assert busy is not None and not isinstance(busy, Superseded) and busy.failure is FailureClass.TRANSIENT
+    assert isinstance(busy, ConnectorError) and busy.failure is FailureClass.TRANSIENT
     assert deliver_in_order(
         [command(NOTES="newer")], [Decimal(2)], ChangeOrderEdits(), second, Deadline.in_seconds(30), newer
     ) == [None]

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
 from connectors.container import Container, routes_container
 from connectors.entry import handle_event
-from connectors.failures import invalid_input
+from connectors.failures import ConnectorError, invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, Int32Id
 from connectors.models.constructiononline import ChangeOrderUpdateCommand, CoInfo
 from connectors.models.errors import invalid_input_from, invalid_json
@@ -69,7 +69,7 @@ def _answer(command: ChangeOrderUpdateCommand) -> Response[Any]:
     [outcome] = sent.outcomes
     if isinstance(outcome, Superseded):
         return Response(status_code=200, content_type="application/json", body={"superseded": outcome.message})
-    if outcome is not None:
+    if isinstance(outcome, ConnectorError):
         return failure_reply(outcome)
     return Response(status_code=200, content_type="application/json", body=sent.answered[0][1].record)
 
@@ -90,9 +90,22 @@ def _deliver(
     return send_in_order(commands, attempt, EDITS, container.marks, update)
 
 
+def receipt_ids(body: Any) -> list[dict[str, Any]]:
+    """The edited change order's ``ID`` in a delivered request's reply (none when it was superseded)."""
+    return [{"ID": body["ID"]}] if "ID" in body else []
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=outcomes_of(_deliver))
+    return handle_event(
+        event,
+        context,
+        app=app,
+        runtime=runtime,
+        parse=parse_message,
+        deliver=outcomes_of(_deliver),
+        reply_ids=receipt_ids,
+    )

@@ -24,6 +24,10 @@ class UpdateResult(CommandResult):
 
     record: dict[str, Any] | None = None
 
+    def vendor_ids(self) -> list[dict[str, Any]]:
+        """The edited change order's ``ID``, as ConstructionOnline answered it."""
+        return [{"ID": self.record.get("ID")}] if self.record else []
+
 
 def update_change_orders(
     commands: Sequence[ChangeOrderUpdateCommand],

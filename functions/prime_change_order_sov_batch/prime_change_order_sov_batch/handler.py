@@ -13,13 +13,14 @@ from connectors.adapters.api_replies import failure_reply, register_api_error_ha
 from connectors.container import Container, routes_container
 from connectors.deadline import Deadline
 from connectors.entry import handle_event
-from connectors.failures import ConnectorError, invalid_input
+from connectors.failures import invalid_input
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName
 from connectors.models.errors import invalid_input_from
 from connectors.models.exact_json import dumps_exact, loads_exact
 from connectors.models.prime import ChangeOrderSov, SovBatchCommand, SovItems
 from connectors.observability import logger, metrics, tracer
 from connectors.operation import Attempt
+from connectors.order import Delivered, Outcome
 from prime_change_order_sov_batch.client import PrimeClient
 from prime_change_order_sov_batch.operation import create_sovs
 from prime_change_order_sov_batch.runtime import runtime
@@ -68,9 +69,7 @@ def parse_message(body: str) -> SovBatchCommand:
     return SovBatchCommand.model_validate(loads_exact(body))
 
 
-def _deliver(
-    container: Container[PrimeClient], commands: list[SovBatchCommand], attempt: Attempt
-) -> list[ConnectorError | None]:
+def _deliver(container: Container[PrimeClient], commands: list[SovBatchCommand], attempt: Attempt) -> list[Outcome]:
     results = create_sovs(
         commands,
         container.client,
@@ -79,7 +78,12 @@ def _deliver(
         look_first=attempt.redelivered,
         retry_looks_first=True,
     )
-    return [result.failure() for result in results]
+    return [result.failure() or Delivered(result.vendor_ids()) for result in results]
+
+
+def receipt_ids(body: Any) -> list[dict[str, Any]]:
+    """Oracle's ``sovId`` per item of a delivered request's reply (the created objects, in the items' order)."""
+    return [{"item": index, "sovId": created.get("sovId")} for index, created in enumerate(body)]
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -87,4 +91,6 @@ def _deliver(
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver)
+    return handle_event(
+        event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver, reply_ids=receipt_ids
+    )

@@ -53,6 +53,10 @@ class SovResult(CommandResult):
             return vendor_rejected(f"prime rejected {listed}" + (f"; created {created}" if created else ""), 400)
         return None
 
+    def vendor_ids(self) -> list[dict[str, Any]]:
+        """Oracle's ``sovId`` per item created (or found created), with the item's place in the command."""
+        return [{"item": index, "sovId": self.created[index].get("sovId")} for index in sorted(self.created)]
+
     def body(self) -> dict[str, Any]:
         """Per-item detail: what was created (or found already created) and what was rejected."""
         return {

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
 from connectors.container import Container, routes_container
 from connectors.entry import handle_event
+from connectors.failures import ConnectorError
 from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorId
 from connectors.models.exact_json import loads_exact
 from connectors.models.procore import PcoSyncBody, PcoSyncCommand
@@ -56,7 +57,7 @@ def _answer(command: PcoSyncCommand) -> Response[Any]:
     [outcome] = sent.outcomes
     if isinstance(outcome, Superseded):
         return Response(status_code=200, content_type="application/json", body=reply_body(command, None))
-    if outcome is not None and not sent.answered:
+    if isinstance(outcome, ConnectorError) and not sent.answered:
         # Not sent: its objects' marks could not be held (another invocation is sending them, the table is
         # unreachable, or the time ran out).
         return failure_reply(outcome)
@@ -91,9 +92,22 @@ def _deliver(
     return send_in_order(commands, attempt, EDITS, container.marks, sync)
 
 
+def receipt_ids(body: Any) -> list[dict[str, Any]]:
+    """Procore's ``id`` and ``origin_id`` per stored PCO of a delivered request's reply."""
+    return [{"id": entity.get("id"), "origin_id": entity.get("origin_id")} for entity in body.get("entities", [])]
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
-    return handle_event(event, context, app=app, runtime=runtime, parse=parse_message, deliver=outcomes_of(_deliver))
+    return handle_event(
+        event,
+        context,
+        app=app,
+        runtime=runtime,
+        parse=parse_message,
+        deliver=outcomes_of(_deliver),
+        reply_ids=receipt_ids,
+    )

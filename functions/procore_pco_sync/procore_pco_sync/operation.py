@@ -41,6 +41,10 @@ class SyncResult(CommandResult):
         """Procore's response shape, merged over every call this command took."""
         return {"entities": self.entities, "errors": self.errors}
 
+    def vendor_ids(self) -> list[dict[str, Any]]:
+        """Procore's ``id`` and the ``origin_id`` it matched, per stored PCO."""
+        return [{"id": entity.get("id"), "origin_id": entity.get("origin_id")} for entity in self.entities]
+
 
 @dataclass(frozen=True)
 class _Target:

@@ -19,17 +19,22 @@ from botocore.config import Config
 from pydantic import BaseModel
 
 from connectors.adapters.api import ApiSettings
+from connectors.adapters.sqs_receipts import QueueReceipts
 from connectors.adapters.sqs_settings import QueueClient, QueueSettings, RetryBudget
 from connectors.auth.webhook import CallerVerifier, load_callers
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import Idempotency
 from connectors.limiter import TABLE_CLIENT_CONFIG, Budget, Limiter, connection_limiter
 from connectors.order import ObjectMarks
+from connectors.receipts import ReceiptPublisher
 from connectors.secrets import SecretNotFound, SecretStore
 from connectors.settings import Settings, load_settings
 
 # botocore's defaults wait 60 s to connect and to read: past the function's timeout, so a Secrets Manager or DynamoDB
 # that hangs would end the invocation before the adapter could answer 503 or keep the record for a retry.
+# A receipt is put after its delivery is settled: a slow bus must cost the invocation little (what it does not
+# take is kept on the queue, connectors.receipts).
+RECEIPTS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2})
 DEPENDENCY_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 # Where an API request's routes find the container: the resolver's context (Powertools clears it after each
 # request it resolves; a refused request leaves it for the next one to overwrite).
@@ -150,9 +155,31 @@ class Container[Client]:
         name = self.settings.webhook_secret_name
         return CallerVerifier(lambda: load_callers(self.secrets.get_json(name), name))
 
-    def api_settings(self) -> ApiSettings:
-        """What this function's API requests are checked against, and where their replies are kept."""
-        return ApiSettings(self.verifier(), self.function, self.settings.max_request_bytes, self.idempotency)
+    @cached_property
+    def receipts(self) -> QueueReceipts:
+        """Where this function's delivery receipts go; published nowhere when the template names no bus."""
+        publisher = ReceiptPublisher(lambda: self._events, self.settings.delivery_event_bus)
+        return QueueReceipts(publisher, self.function, self.vendor)
+
+    @cached_property
+    def _events(self) -> Any:
+        return self._aws.client("events", config=RECEIPTS_CLIENT_CONFIG)
+
+    def api_settings(self, reply_ids: Callable[[Any], list[dict[str, Any]]]) -> ApiSettings:
+        """What this function's API requests are checked against, where their replies and receipts go.
+
+        ``reply_ids`` reads the vendor ids out of a delivered request's reply body, for its receipt.
+        """
+        return ApiSettings(
+            self.verifier(),
+            self.function,
+            self.settings.max_request_bytes,
+            self.idempotency,
+            receipts=self.receipts,
+            reply_ids=reply_ids,
+            sqs=self.sqs,
+            queue_url=self.settings.queue_url,
+        )
 
     def queue_settings(self) -> QueueSettings:
         """Where this function's records come from and where its dead letters go."""

@@ -35,8 +35,11 @@ def handle_event[C: BaseModel, Client](
     runtime: Callable[[], Container[Client]],
     parse: Callable[[str], C],
     deliver: Callable[[Container[Client], list[C], Attempt], Sequence[Outcome]],
+    reply_ids: Callable[[Any], list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API ``app``.
+
+    ``reply_ids`` reads the vendor ids out of a delivered API request's reply body, for its receipt.
 
     The container ``runtime`` builds is handed on: to ``deliver`` with each batch, to ``app``'s routes with each
     request (``container.routes_container``).
@@ -69,7 +72,8 @@ def handle_event[C: BaseModel, Client](
             ledger=idempotency.records if idempotency is not None else None,
             remaining_ms=context.get_remaining_time_in_millis(),
             claim_by=deadline.share(CLAIM_SHARE),
+            receipts=container.receipts,
         )
         return dict(response)
     hand_to_routes(app, container)
-    return handle_api_event(event, context, app, container.api_settings())
+    return handle_api_event(event, context, app, container.api_settings(reply_ids))

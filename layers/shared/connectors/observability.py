@@ -1,10 +1,12 @@
 """Powertools logger, metrics and tracer, one of each per function (service name from the environment)."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import LogRecord
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import ClientError
 
 from connectors.redact import redact
@@ -51,3 +53,11 @@ def aws_error_name(error: BaseException) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code") or type(error).__name__)
     return type(error).__name__
+
+
+def count_by(name: str, dimension: str, counts: Mapping[str, int]) -> None:
+    """``name`` counted per value of ``dimension`` (beside ``service``): one EMF line per value, not per record."""
+    for value, count in counts.items():
+        if count:
+            with single_metric(name=name, unit=MetricUnit.Count, value=count, namespace=METRICS_NAMESPACE) as metric:
+                metric.add_dimension(name=dimension, value=value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from connectors.deadline import Deadline, HasRemainingTime
 from connectors.failures import ConnectorError, deciding_failure
@@ -35,3 +36,7 @@ class CommandResult:
     def failure(self) -> ConnectorError | None:
         """The failure that decides the command's fate (``failures.PRECEDENCE``), or None when it was delivered."""
         return deciding_failure(self.failures)
+
+    def vendor_ids(self) -> list[dict[str, Any]]:
+        """What the vendor assigned or matched for the command, per item, as its delivery receipt names it."""
+        return []

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -115,8 +115,18 @@ class Superseded:
     message: str
 
 
-Outcome = ConnectorError | Superseded | None
-"""What became of a command: delivered (None), superseded, or the failure."""
+@dataclass(frozen=True)
+class Delivered:
+    """A command the vendor took, with what it assigned or matched per item (its receipt's ``vendor_ids``)."""
+
+    vendor_ids: list[dict[str, Any]] = field(default_factory=list)
+    before: bool = False
+    """Delivered by an earlier invocation (a duplicate): its receipt went out then, not again."""
+
+
+Outcome = ConnectorError | Superseded | Delivered | None
+"""What became of a command: delivered (``Delivered``, or None when there is nothing to say), superseded, or the
+failure."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +293,10 @@ def send_in_order[C, R: CommandResult](
         return [result.failure() for result in results]
 
     outcomes = deliver_in_order(commands, attempt.versions, ordering, marks, attempt.deadline, send)
+    # Every command delivered was sent, and the operation's results come in the commands' order: the n-th
+    # delivered outcome is the n-th result without a failure.
+    taken = iter([result for _, result in answered if result.failure() is None])
+    outcomes = [Delivered(next(taken).vendor_ids()) if outcome is None else outcome for outcome in outcomes]
     return SentInOrder(outcomes, answered)
 
 

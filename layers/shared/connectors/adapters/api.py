@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -11,6 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connectors.adapters.api_body import bounded_json_text, is_json, raw_body, routable
 from connectors.adapters.api_replies import refusal
+from connectors.adapters.sqs_receipts import QueueReceipts
+from connectors.adapters.sqs_settings import QueueClient
 from connectors.auth.webhook import CallerVerifier, Verified, reach_refused
 from connectors.failure_log import caught_unexpected
 from connectors.failures import (
@@ -23,7 +26,8 @@ from connectors.failures import (
 )
 from connectors.idempotency import IDEMPOTENCY_KEY_ATTRIBUTE, IDEMPOTENCY_KEY_HEADER, Idempotency
 from connectors.models.common import DEFAULT_CONNECTION
-from connectors.observability import logger, metrics
+from connectors.observability import count_by, logger, metrics
+from connectors.receipts import Receipt, ReceiptKind
 
 MAX_KEY_CHARS = 255
 
@@ -38,6 +42,13 @@ class ApiSettings:
     max_body_bytes: int
     idempotency: Idempotency | None = None
     """Replies kept by replay key (None: every request is answered afresh)."""
+    receipts: QueueReceipts | None = None
+    """Where the receipt of each request a route answered goes (None: no receipts)."""
+    sqs: QueueClient | None = None
+    queue_url: str | None = None
+    """Where receipts the bus does not take are kept (the function's own queue)."""
+    reply_ids: Callable[[Any], list[dict[str, Any]]] = field(default=lambda body: [])
+    """The vendor ids a delivered request's reply body names, per item."""
 
 
 def handle_api_event(
@@ -87,15 +98,71 @@ def _answer(
         return refusal(ConnectorError(FailureClass.INVALID_INPUT, message, problems=[problem], api_status_override=415))
     text = bounded_json_text(raw)
     key = _replay_key(headers, verified)
+
+    def resolve() -> dict[str, Any]:
+        # Inside the replay guard: a replayed request gets the stored reply and no second receipt.
+        reply: dict[str, Any] = app.resolve(routable(event, text), context)
+        _send_receipt(event, reply, _receipt_key(headers, verified, event), settings)
+        return reply
+
     if settings.idempotency is None or key is None:
-        return app.resolve(routable(event, text), context)
+        return resolve()
     request = {
         "method": event.get("httpMethod"),
         "path": event.get("path"),
         "query": event.get("multiValueQueryStringParameters"),
         "body": text,
     }
-    return settings.idempotency.reply(key, request, context, lambda: app.resolve(routable(event, text), context))
+    return settings.idempotency.reply(key, request, context, resolve)
+
+
+# A refusal that is final for the change order; 401 (who sent it is unknown), 408, 409 (the key is in use) and 429
+# (wait and send again) are not.
+_NOT_FINAL_REFUSALS = frozenset({401, 408, 409, 429})
+
+
+def _send_receipt(event: Mapping[str, Any], reply: Mapping[str, Any], key: str, settings: ApiSettings) -> None:
+    """The receipt of a request a route answered: delivered (2xx) or refused (a final 4xx); none for the rest.
+
+    Counted for the dashboard too: ``RecordsDelivered`` (trigger ``api``), ``RequestsRefused`` by failure class.
+    """
+    receipts = settings.receipts
+    status = int(reply.get("statusCode", 500))
+    if not (200 <= status < 500) or status in _NOT_FINAL_REFUSALS:
+        return
+    try:
+        body = json.loads(reply.get("body") or "null")
+        delivered = status < 300
+        if delivered:
+            count_by("RecordsDelivered", "trigger", {"api": 1})
+        else:
+            count_by("RequestsRefused", "failure", {str(body["error"]["failure"]): 1})
+        if receipts is None:
+            return
+        receipt = Receipt(
+            kind=ReceiptKind.DELIVERED if delivered else ReceiptKind.REFUSED,
+            function=receipts.function,
+            vendor=receipts.vendor,
+            connection=_connection(event),
+            trigger="api",
+            key=key,
+            vendor_ids=settings.reply_ids(body) if delivered else [],
+            error=None if delivered else body.get("error"),
+        )
+    except Exception as error:  # a reply this code did not expect: the caller's answer stands, the receipt not
+        caught_unexpected(error, "writing an API request's receipt")
+        return
+    receipts.send([receipt], settings.sqs, settings.queue_url)
+
+
+def _receipt_key(headers: Mapping[str, str], verified: Verified, event: Mapping[str, Any]) -> str:
+    """The request's key in its receipt: the producer's Idempotency-Key, else its webhook-id, else its request id."""
+    given = headers.get(IDEMPOTENCY_KEY_HEADER)
+    if given:
+        return given
+    if verified.webhook_id is not None:
+        return verified.webhook_id
+    return str((event.get("requestContext") or {}).get("requestId") or "")
 
 
 def _verify(verifier: CallerVerifier, headers: Mapping[str, str], raw: bytes) -> Verified:

@@ -16,16 +16,19 @@ from pydantic import BaseModel, ValidationError
 
 from connectors.adapters.sqs_delivery import Process, deliver_claimed
 from connectors.adapters.sqs_queue import dead_letter, make_invisible, requeue_after_window
-from connectors.adapters.sqs_records import age, record_version, seconds_until_due
+from connectors.adapters.sqs_receipts import QueueReceipts, connection_of
+from connectors.adapters.sqs_records import age, attribute, record_version, seconds_until_due
 from connectors.adapters.sqs_settings import QueueClient, QueueSettings, RetryBudget
 from connectors.deadline import Deadline
 from connectors.failure_log import caught_unexpected, log_failure
 from connectors.failures import ConnectorError, FailureClass, invalid_input
 from connectors.idempotency import RecordLedger
+from connectors.models.common import DEFAULT_CONNECTION
 from connectors.models.errors import invalid_input_from, invalid_json
 from connectors.models.exact_json import JsonInputError
-from connectors.observability import metrics
-from connectors.order import Outcome, Superseded
+from connectors.observability import count_by, metrics
+from connectors.order import Delivered, Outcome
+from connectors.receipts import RECEIPT_ATTRIBUTE, Receipt
 
 # A failure shared by a batch's records is logged once, with this many of their message ids: an outage fails
 # hundreds of records alike, and a line per record cost more than the rest of the batch's wrap-up.
@@ -43,6 +46,7 @@ def handle_sqs_batch[C: BaseModel](
     jitter: Callable[[], float] = random.random,
     clock: Callable[[], float] = time.time,
     claim_by: Deadline | None = None,
+    receipts: QueueReceipts | None = None,
 ) -> PartialItemFailureResponse:
     """Parse, process and settle one SQS batch; return the records SQS should deliver again. Never raises.
 
@@ -66,10 +70,15 @@ def handle_sqs_batch[C: BaseModel](
     rather than moved there blind by the redrive policy. A rate-limited record is never dead-lettered for waiting:
     waiting for a vendor's window is not a failed attempt, so it goes back on the queue as a fresh message that is
     not processed before the window ends.
+
+    With ``receipts``, each record whose outcome is final (delivered, superseded, dead-lettered) gets its receipt
+    once the batch is settled, and receipts kept on the queue earlier are published (``sqs_receipts``).
     """
     records = list(SQSEvent(event).records)
     try:
-        return _settle_batch(records, parse, process, sqs, settings, ledger, remaining_ms, jitter, clock, claim_by)
+        return _settle_batch(
+            records, parse, process, sqs, settings, ledger, remaining_ms, jitter, clock, claim_by, receipts
+        )
     except Exception as error:
         # Whatever was delivered is settled in the ledger, so handing every record back duplicates nothing.
         caught_unexpected(error, "settling an SQS batch")
@@ -87,11 +96,16 @@ def _settle_batch[C: BaseModel](
     jitter: Callable[[], float],
     clock: Callable[[], float],
     claim_by: Deadline | None,
+    receipts: QueueReceipts | None,
 ) -> PartialItemFailureResponse:
     failures: list[PartialItemFailures] = []
     outcomes: dict[str, Outcome] = {}
     parsed: list[tuple[SQSRecord, C, Decimal]] = []
     invisible: list[tuple[SQSRecord, float]] = []
+    if receipts is not None:
+        kept = [record for record in records if attribute(record, RECEIPT_ATTRIBUTE)]
+        failures.extend(receipts.republish_kept(kept))
+        records = [record for record in records if record not in kept]
     for record in records:
         early = seconds_until_due(record, clock)
         if early > 0:
@@ -113,16 +127,22 @@ def _settle_batch[C: BaseModel](
     outcomes.update(deliver_claimed(parsed, process, ledger, remaining_ms, claim_by))
 
     dead: list[tuple[SQSRecord, ConnectorError]] = []
+    final: list[Receipt] = []
+    delivered_now = 0
+    connections = {
+        record.message_id: getattr(command, "connection", DEFAULT_CONNECTION) for record, command, _ in parsed
+    }
     # Per distinct failure (class, status, message): the failure and the records it hit.
     failed: dict[tuple[str, int | None, str], tuple[ConnectorError, list[str]]] = {}
     for record in records:
         if record.message_id not in outcomes:
             continue
         failure = outcomes[record.message_id]
-        if failure is None:
-            metrics.add_metric(name="RecordsDelivered", unit="Count", value=1)
-            continue
-        if isinstance(failure, Superseded):
+        if not isinstance(failure, ConnectorError):
+            if failure is None or (isinstance(failure, Delivered) and not failure.before):
+                delivered_now += 1
+            receipt = receipts.of(record, failure, connections[record.message_id]) if receipts else None
+            final += [receipt] if receipt else []
             continue
         failed.setdefault((failure.failure, failure.vendor_status, failure.message), (failure, []))[1].append(
             record.message_id
@@ -145,8 +165,17 @@ def _settle_batch[C: BaseModel](
             dead.append((record, _with_attempts(failure, record, settings, clock)))
     for failure, message_ids in failed.values():
         log_failure(failure, records=len(message_ids), message_ids=message_ids[:_LOGGED_IDS])
+    count_by("RecordsDelivered", "trigger", {"sqs": delivered_now})
     make_invisible(invisible, sqs, settings)
-    failures.extend(dead_letter(dead, sqs, settings))
+    not_moved = dead_letter(dead, sqs, settings)
+    failures.extend(not_moved)
+    if receipts is not None:
+        stayed = {failure["itemIdentifier"] for failure in not_moved}
+        for record, failure in dead:
+            if record.message_id not in stayed:
+                connection = connections.get(record.message_id) or connection_of(record.body)
+                final += [receipt for receipt in [receipts.of(record, failure, connection, moved=True)] if receipt]
+        receipts.send(final, sqs, settings.queue_url)
     return {"batchItemFailures": failures}
 
 

@@ -16,7 +16,7 @@ from connectors.failure_log import caught_unexpected
 from connectors.failures import ConnectorError, unexpected
 from connectors.idempotency import Claim, RecordLedger, claim_failure
 from connectors.observability import metrics
-from connectors.order import Outcome
+from connectors.order import Delivered, Outcome
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ def deliver_claimed[C: BaseModel](
             continue
         if claim is Claim.DONE:
             metrics.add_metric(name="RecordsAlreadyDelivered", unit="Count", value=1)
+            outcomes[record.message_id] = Delivered(before=True)  # its receipt went out then
+            continue
         outcomes[record.message_id] = claim_failure(claim)
     if not sending:
         return outcomes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -20,7 +21,7 @@ from connectors.adapters.sqs_records import (
 )
 from connectors.adapters.sqs_settings import QueueClient, QueueSettings
 from connectors.failures import ConnectorError
-from connectors.observability import aws_error_name, logger, metrics
+from connectors.observability import aws_error_name, count_by, logger, metrics
 from connectors.redact import redact
 
 # SQS allows a message to stay invisible for 12 hours at most.
@@ -104,6 +105,7 @@ def dead_letter(
         logger.error("DEAD_LETTER_QUEUE_URL is not set: permanent failures stay on the queue")
         return [{"itemIdentifier": record.message_id} for record, _ in dead]
     kept: list[PartialItemFailures] = []
+    moved: Counter[str] = Counter()
     for chunk in _batches(
         [(record, _reason_attributes(record, failure, settings.function)) for record, failure in dead]
     ):
@@ -119,11 +121,12 @@ def dead_letter(
                 "could not dead-letter records", extra={"records": len(chunk), "error": aws_error_name(error)}
             )
             failed_ids = set(range(len(chunk)))
-        for index, (record, _) in enumerate(chunk):
+        for index, (record, attributes) in enumerate(chunk):
             if index in failed_ids:
                 kept.append({"itemIdentifier": record.message_id})
             else:
-                metrics.add_metric(name="RecordsDeadLettered", unit="Count", value=1)
+                moved[attributes["error_class"]["StringValue"]] += 1
+    count_by("RecordsDeadLettered", "failure", moved)
     return kept
 
 

@@ -39,8 +39,16 @@ def idempotency_key(record: SQSRecord) -> str:
     producer_key = attribute(record, IDEMPOTENCY_KEY_ATTRIBUTE)
     if producer_key:
         return f"key:{producer_key}"
-    origin = attribute(record, REQUEUED_FROM_ATTRIBUTE) or attribute(record, SOURCE_MESSAGE_ID_ATTRIBUTE)
-    return f"message:{origin or record.message_id}"
+    return f"message:{origin_message_id(record)}"
+
+
+def origin_message_id(record: SQSRecord) -> str:
+    """The id of the message the record was first queued as (before any requeued copy or redrive)."""
+    return (
+        attribute(record, REQUEUED_FROM_ATTRIBUTE)
+        or attribute(record, SOURCE_MESSAGE_ID_ATTRIBUTE)
+        or record.message_id
+    )
 
 
 def record_version(record: SQSRecord, clock: Callable[[], float] = time.time) -> Decimal:
