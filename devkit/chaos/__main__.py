@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -296,8 +296,16 @@ def main(argv: list[str] | None = None) -> int:
         drained = _wait_until_drained(stack, arguments.timeout)
         tallies = tally_invocations(deliveries_log.read_text().splitlines())
         control.delete("/_sandbox/faults").raise_for_status()
+        receipts = published_receipts(stack)
         results = [
-            _ledger(target, stack, control, records[target.logical_id], tallies.get(target.logical_id))
+            _ledger(
+                target,
+                stack,
+                control,
+                records[target.logical_id],
+                tallies.get(target.logical_id),
+                receipts.get(target.logical_id, {}),
+            )
             for target in TARGETS
         ]
         injected = _injected_faults(control)
@@ -497,6 +505,26 @@ def _wait_until_drained(stack: LocalStack, timeout: float) -> bool:
     return False
 
 
+def published_receipts(stack: LocalStack) -> dict[str, dict[str, list[str]]]:
+    """Per function, per record key, the detail types of the receipts on the local receipts queue (taken off it)."""
+    found: dict[str, dict[str, list[str]]] = {}
+    if stack.receipts_queue_url is None:
+        return found
+    sqs = sqs_client(stack.endpoint_url)
+    while messages := sqs.receive_message(
+        QueueUrl=stack.receipts_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=900
+    ).get("Messages", []):
+        for message in messages:
+            event = json.loads(message["Body"])
+            detail = event["detail"]
+            found.setdefault(detail["function"], {}).setdefault(detail["key"], []).append(event["detail-type"])
+        sqs.delete_message_batch(
+            QueueUrl=stack.receipts_queue_url,
+            Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)],
+        )
+    return found
+
+
 def _dead_letters(stack: LocalStack, logical_id: str) -> Iterator[tuple[str, Any, str]]:
     """Each dead letter's body, parsed (None when it is not JSON), and its error class."""
     sqs = sqs_client(stack.endpoint_url)
@@ -528,8 +556,9 @@ def _ledger(
     control: httpx.Client,
     records: list[ChaosRecord],
     tally: InvocationTally | None,
+    receipts: Mapping[str, list[str]],
 ) -> _Result:
-    """The function's ledger, its dead letters by error class, and its versioned objects left stale."""
+    """The function's ledger (with its receipts), its dead letters by error class, its versioned objects left stale."""
     stored = control.get(target.stored_path).json()[target.stored_key]
     requests = control.get("/_sandbox/requests", params={"vendor": target.vendor}).json()["requests"]
     sends = [
@@ -557,6 +586,7 @@ def _ledger(
         versioned=[record.token for record in versioned],
         errors=tally.error_count if tally is not None else 0,
         stale=len(stale) if target.versions is not None else None,
+        receipts=receipts,
     )
     return _Result(ledger, Counter(error_class for _, _, error_class in letters), stale)
 

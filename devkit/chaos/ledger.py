@@ -7,9 +7,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from connectors.receipts import ReceiptKind
 from devkit.chaos.records import ChaosRecord
 
 _ABSENT = "<absent>"
+DELIVERED_RECEIPT = ReceiptKind.DELIVERED.value
+DEAD_LETTERED_RECEIPT = ReceiptKind.DEAD_LETTERED.value
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class Ledger:
     valid_dead_lettered: int
     errors: int
     stale: int | None = None
+    receipts: int | None = None
+    """Records with a final delivery receipt; None when receipts were not counted."""
+    receipts_wrong: int = 0
+    """Records without exactly one final receipt, or whose receipt says otherwise than the vendor and the DLQ."""
 
     def line(self) -> str:
         """The ledger line ``make chaos`` prints (the first five counts keep their order for older readers)."""
@@ -49,6 +56,7 @@ class Ledger:
             f"dead_lettered={self.dead_lettered} lost={self.lost} duplicated={self.duplicated} "
             f"valid_dead_lettered={self.valid_dead_lettered} errors={self.errors}"
             + (f" stale={self.stale}" if self.stale is not None else "")
+            + (f" receipts={self.receipts} receipts_wrong={self.receipts_wrong}" if self.receipts is not None else "")
         )
 
     @property
@@ -64,6 +72,7 @@ class Ledger:
             "valid_dead_lettered": self.valid_dead_lettered,
             "errors": self.errors,
             "stale": self.stale or 0,
+            "receipts_wrong": self.receipts_wrong,
         }
         return [f"{name}={count}" for name, count in counts.items() if count]
 
@@ -79,6 +88,7 @@ def count_ledger(
     versioned: Iterable[str] = (),
     errors: int = 0,
     stale: int | None = None,
+    receipts: Mapping[str, Sequence[str]] | None = None,
 ) -> Ledger:
     """Count the ledger of one function.
 
@@ -94,6 +104,10 @@ def count_ledger(
     A versioned record may rightly never reach the vendor (superseded) or be overwritten there, so its token says
     nothing: one not in the dead-letter queue counts as delivered (delivered or superseded; ``stale`` checks what
     its object holds), one in it as dead-lettered, and it is never counted lost or duplicated.
+
+    ``receipts``: per token, the detail types of the final delivery receipts published for it. Every record sent
+    must have exactly one, ``Change order delivered`` when it counts as delivered and ``Change order
+    dead-lettered`` when it counts as dead-lettered.
     """
     wanted = set(sent)
     ordered = set(versioned) & wanted
@@ -109,6 +123,14 @@ def count_ledger(
         if send.answered_ok:
             answered.update(send.tokens)
     duplicated = {token for token, count in held.items() if count > 1} | (resent & plain)
+    receipted: int | None = None
+    wrong = 0
+    if receipts is not None:
+        receipted = sum(1 for token in wanted if receipts.get(token))
+        for token in wanted:
+            kinds = list(receipts.get(token, ()))
+            expected = DELIVERED_RECEIPT if token in delivered else DEAD_LETTERED_RECEIPT if token in dead else None
+            wrong += kinds != ([expected] if expected else [])
     return Ledger(
         function=function,
         sent=len(wanted),
@@ -119,6 +141,8 @@ def count_ledger(
         valid_dead_lettered=len(in_dead_letter_queue - set(invalid)),
         errors=errors,
         stale=stale,
+        receipts=receipted,
+        receipts_wrong=wrong,
     )
 
 

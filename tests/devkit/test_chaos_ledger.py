@@ -97,3 +97,20 @@ def test_a_stale_object_fails_the_run_and_shows_in_the_line():
 
 def test_a_function_without_ordered_objects_has_no_stale_count():
     assert "stale" not in count_ledger("Fn", ["a"], ["a"], [], []).line()
+
+
+DELIVERED = "Change order delivered"
+DEAD = "Change order dead-lettered"
+
+
+def test_one_final_receipt_per_record_agreeing_with_the_ledger_passes():
+    receipts = {"a": [DELIVERED], "b": [DELIVERED], "c": [DEAD], "not-sent": [DELIVERED]}
+    ledger = count_ledger("Fn", ["a", "b", "c"], ["a", "b"], ["c"], [], invalid=["c"], receipts=receipts)
+    assert ledger.line().endswith("errors=0 receipts=3 receipts_wrong=0")
+    assert ledger.problems() == []
+
+
+def test_a_missing_second_or_contradicting_receipt_fails_the_run():
+    receipts = {"a": [DELIVERED, DELIVERED], "c": [DELIVERED]}  # a twice, b none, c says delivered: 3 wrong
+    ledger = count_ledger("Fn", ["a", "b", "c"], ["a", "b"], ["c"], [], invalid=["c"], receipts=receipts)
+    assert (ledger.receipts, ledger.receipts_wrong, ledger.problems()) == (2, 3, ["receipts_wrong=3"])
