@@ -15,6 +15,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,6 +30,7 @@ from devkit.aws import LocalStack, sqs_client
 from devkit.client import send_webhook
 from devkit.local_runtime.runtime import DEFAULT_PORT, LocalRuntime
 from devkit.local_secrets import LOCAL_BEARER_TOKEN, LOCAL_SIGNING_SECRET, secret_prefix
+from devkit.receipts import LOCAL_RECEIPTS_QUEUE, receipt_line, watch_receipts
 from devkit.running_stack import running_stack
 from devkit.stop_signal import wait_for_stop_signal
 from devkit.template import REPO_ROOT, FunctionSpec, dead_letter_queue, function, load_template
@@ -130,9 +132,18 @@ def main(argv: list[str] | None = None) -> int:
                 ok &= _show_caller_authentication(runtime.api_url, samples)
             ok &= _deliver_sqs_events(stack, spec, samples)
             ok &= _print_what_the_vendor_stored(local.sandbox_url, samples)
+            ok &= _print_receipts(stack, samples)
         print("\nAll samples ended as expected." if ok else "\nSome samples did not end as expected (see above).")
         if arguments.serve:
             _print_try_it(runtime.api_url, local.endpoint_url)
+            if stack.receipts_queue_url is not None:
+                queue_url = stack.receipts_queue_url
+                watching = threading.Thread(
+                    target=watch_receipts,
+                    args=(sqs_client(stack.endpoint_url), queue_url, lambda line: print(f"receipt  {line}")),
+                    daemon=True,  # it waits on the queue until the process ends
+                )
+                watching.start()
             _serve_until_interrupted()
     print("Stopped the local runtime, the AWS emulator and the vendor sandbox.")
     print(f"The functions' logs: {FUNCTION_LOGS.relative_to(REPO_ROOT)}/<function>.log")
@@ -140,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve_until_interrupted() -> None:
-    print("\nServing; deliveries show below as they happen. Ctrl-C stops everything.")
+    print("\nServing; deliveries and receipts show below as they happen. Ctrl-C stops everything.")
     wait_for_stop_signal()
 
 
@@ -237,6 +248,37 @@ def _deliver_sqs_events(stack: LocalStack, spec: FunctionSpec, samples: Samples)
         print(f"  dead-lettered, {attributes['error_class']}: {_shorten(attributes['error_message'])}")
     invalid = [a for a in dead_letters if a["error_class"] == "invalid_input"]
     return drained and len(invalid) == len(dead_letters) == samples.invalid_queued
+
+
+def _print_receipts(stack: LocalStack, samples: Samples) -> bool:
+    """The receipts the samples got (from the local receipts queue, taken off it), and whether they are the expected.
+
+    Every delivered sample has a delivered receipt naming the vendor's ids, every invalid queued one a
+    dead-lettered receipt, and the API's invalid sample a refused one.
+    """
+    if stack.receipts_queue_url is None:
+        return True
+    sqs = sqs_client(stack.endpoint_url)
+    bodies: list[str] = []
+    while messages := sqs.receive_message(QueueUrl=stack.receipts_queue_url, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=stack.receipts_queue_url, ReceiptHandle=message["ReceiptHandle"])
+    print(f"== Delivery receipts on the bus (read from the local queue {LOCAL_RECEIPTS_QUEUE}): {len(bodies)}")
+    kinds: dict[str, int] = {}
+    for body in bodies:
+        print(f"  {_shorten(receipt_line(body))}")
+        event = json.loads(body)
+        named = bool(event["detail"]["vendor_ids"]) or event["detail-type"] != "Change order delivered"
+        kinds[event["detail-type"] if named else "delivered without vendor ids"] = (
+            kinds.get(event["detail-type"], 0) + 1
+        )
+    return (
+        kinds.get("Change order dead-lettered", 0) == samples.invalid_queued
+        and kinds.get("Change order refused", 0) == 1
+        and kinds.get("Change order delivered", 0) >= 2  # the API sample and the queued ones
+        and "delivered without vendor ids" not in kinds
+    )
 
 
 def _wait_until_drained(sqs: Any, queue_url: str, seconds: float = 60) -> bool:
