@@ -17,7 +17,7 @@ class Settings(BaseModel):
     queue_url: str | None = Field(None, alias="QUEUE_URL")
     dead_letter_queue_url: str | None = Field(None, alias="DEAD_LETTER_QUEUE_URL")
     max_receive_count: int = Field(50, ge=1, alias="MAX_RECEIVE_COUNT")
-    # A transient failure is retried for this long after SQS first accepted the record: a vendor outage of an hour
+    # A transient failure is retried for this long after the record's first receive: a vendor outage of an hour
     # dead-letters nothing. Backoff doubles from the base up to the cap (SQS keeps a message invisible 12 h at most).
     retry_budget_seconds: int = Field(7200, ge=1, alias="RETRY_BUDGET_SECONDS")
     retry_backoff_base_seconds: float = Field(10.0, gt=0, alias="RETRY_BACKOFF_BASE_SECONDS")
