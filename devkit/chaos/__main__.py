@@ -347,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(result.stale) > STALE_SHOWN:
             print(f"chaos: {result.ledger.function} ... and {len(result.stale) - STALE_SHOWN} more stale objects")
     for result in results:
+        for wrong in result.ledger.wrong_receipts[:STALE_SHOWN]:
+            print(f"chaos: {result.ledger.function} receipts {wrong}")
         print(result.ledger.line())
     problems = _problems(drained, [result.ledger for result in results], tallies, injected)
     for problem in problems:
@@ -570,8 +572,12 @@ def _ledger(
     versioned = [record for record in records if record.version is not None]
     # A versioned edit may set no property that names it, so its dead letter is known by its body, as queued.
     by_body = {record.body: record.token for record in versioned}
-    dead = [token for _, body, _ in letters for token in target.body_tokens(body)]
-    dead += [by_body[text] for text, _, _ in letters if text in by_body]
+    # One token per dead letter, however it is known: the count of copies is each record's dead-lettered receipts.
+    dead = [
+        token
+        for text, body, _ in letters
+        for token in set(target.body_tokens(body)) | ({by_body[text]} if text in by_body else set())
+    ]
     stale = []
     if target.versions is not None:
         held = {key: item for item in stored if (key := target.stored_object(item)) is not None}

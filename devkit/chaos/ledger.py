@@ -47,7 +47,9 @@ class Ledger:
     receipts: int | None = None
     """Records with a final delivery receipt; None when receipts were not counted."""
     receipts_wrong: int = 0
-    """Records without exactly one final receipt, or whose receipt says otherwise than the vendor and the DLQ."""
+    """Records whose final receipts are not what the vendor and the DLQ say (see ``count_ledger``)."""
+    wrong_receipts: tuple[str, ...] = ()
+    """Each of those records: its token, the receipts it got and the ones expected."""
 
     def line(self) -> str:
         """The ledger line ``make chaos`` prints (the first five counts keep their order for older readers)."""
@@ -106,8 +108,10 @@ def count_ledger(
     its object holds), one in it as dead-lettered, and it is never counted lost or duplicated.
 
     ``receipts``: per token, the detail types of the final delivery receipts published for it. Every record sent
-    must have exactly one, ``Change order delivered`` when it counts as delivered and ``Change order
-    dead-lettered`` when it counts as dead-lettered.
+    must have exactly one ``Change order delivered`` when it counts as delivered, and one ``Change order
+    dead-lettered`` per copy of it in the dead-letter queue: two copies of a record are two dead letters, each
+    with its reason and each redriven on its own (the ledger cannot mark a dead-lettered key done, or a redrive
+    would be dropped), so each has its receipt.
     """
     wanted = set(sent)
     ordered = set(versioned) & wanted
@@ -124,13 +128,14 @@ def count_ledger(
             answered.update(send.tokens)
     duplicated = {token for token, count in held.items() if count > 1} | (resent & plain)
     receipted: int | None = None
-    wrong = 0
+    wrong: list[str] = []
     if receipts is not None:
         receipted = sum(1 for token in wanted if receipts.get(token))
-        for token in wanted:
-            kinds = list(receipts.get(token, ()))
-            expected = DELIVERED_RECEIPT if token in delivered else DEAD_LETTERED_RECEIPT if token in dead else None
-            wrong += kinds != ([expected] if expected else [])
+        copies = Counter(token for token in dead_lettered if token in in_dead_letter_queue)
+        for token in sorted(wanted):
+            expected = ([DELIVERED_RECEIPT] if token in delivered else []) + [DEAD_LETTERED_RECEIPT] * copies[token]
+            if sorted(receipts.get(token, ())) != sorted(expected):
+                wrong.append(f"{token}: {list(receipts.get(token, ()))} (expected {expected})")
     return Ledger(
         function=function,
         sent=len(wanted),
@@ -142,7 +147,8 @@ def count_ledger(
         errors=errors,
         stale=stale,
         receipts=receipted,
-        receipts_wrong=wrong,
+        receipts_wrong=len(wrong),
+        wrong_receipts=tuple(wrong),
     )
 
 

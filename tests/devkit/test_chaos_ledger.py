@@ -114,3 +114,11 @@ def test_a_missing_second_or_contradicting_receipt_fails_the_run():
     receipts = {"a": [DELIVERED, DELIVERED], "c": [DELIVERED]}  # a twice, b none, c says delivered: 3 wrong
     ledger = count_ledger("Fn", ["a", "b", "c"], ["a", "b"], ["c"], [], invalid=["c"], receipts=receipts)
     assert (ledger.receipts, ledger.receipts_wrong, ledger.problems()) == (2, 3, ["receipts_wrong=3"])
+    assert ledger.wrong_receipts[1] == "b: [] (expected ['Change order delivered'])"
+
+
+def test_each_dead_lettered_copy_of_a_record_has_its_receipt():
+    receipts = {"a": [DELIVERED], "c": [DEAD, DEAD]}
+    ledger = count_ledger("Fn", ["a", "c"], ["a"], ["c", "c"], [], invalid=["c"], receipts=receipts)
+    assert (ledger.receipts, ledger.receipts_wrong) == (2, 0)
+    assert count_ledger("Fn", ["c"], [], ["c", "c"], [], invalid=["c"], receipts={"c": [DEAD]}).receipts_wrong == 1
