@@ -508,8 +508,14 @@ def _wait_until_drained(stack: LocalStack, timeout: float) -> bool:
 
 
 def published_receipts(stack: LocalStack) -> dict[str, dict[str, list[str]]]:
-    """Per function, per record key, the detail types of the receipts on the local receipts queue (taken off it)."""
+    """Per function, per record key, the detail types of the receipts on the local receipts queue (taken off it).
+
+    Copies of one receipt (its ``receipt_id``: a PutEvents put again after a timeout) count once, as a
+    subscriber counts them.
+    """
     found: dict[str, dict[str, list[str]]] = {}
+    seen: set[str] = set()
+    kept: list[dict[str, Any]] = []
     if stack.receipts_queue_url is None:
         return found
     sqs = sqs_client(stack.endpoint_url)
@@ -518,12 +524,18 @@ def published_receipts(stack: LocalStack) -> dict[str, dict[str, list[str]]]:
     ).get("Messages", []):
         for message in messages:
             event = json.loads(message["Body"])
+            kept.append(event)
             detail = event["detail"]
+            if detail["receipt_id"] in seen:
+                continue
+            seen.add(detail["receipt_id"])
             found.setdefault(detail["function"], {}).setdefault(detail["key"], []).append(event["detail-type"])
         sqs.delete_message_batch(
             QueueUrl=stack.receipts_queue_url,
             Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)],
         )
+    # Kept for diagnosis, beside the sandbox's request log: every receipt event as the bus delivered it.
+    (OUTPUT / "receipts.json").write_text(json.dumps(kept))
     return found
 
 

@@ -33,6 +33,7 @@ def receipt(n: int = 0, **changes: Any) -> Receipt:
         "key": f"key-{n}",
         "vendor_ids": [{"id": 100 + n, "origin_id": f"erp-{n}"}],
         "at": "2026-12-05T10:00:00.000Z",
+        "receipt_id": f"receipt-{n}",
     }
     return Receipt(**(fields | changes))
 
@@ -82,6 +83,7 @@ def test_an_entry_is_the_receipt_on_the_bus_with_its_kind_as_detail_type():
         "attempts": 1,
         "at": "2026-12-05T10:00:00.000Z",
         "superseded": False,
+        "receipt_id": "receipt-0",
     }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -72,6 +73,9 @@ class Receipt:
     at: str = field(default_factory=lambda: now_iso())
     # Set on a receipt that only says the change order's edits were superseded by newer ones (nothing was sent).
     superseded: bool = False
+    # The receipt's own id, the same on every copy: a PutEvents retried after a timeout (ours or the SDK's) can
+    # put it twice, and EventBridge delivers at least once, so subscribers drop a receipt id they have seen.
+    receipt_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def detail(self) -> dict[str, Any]:
         """The event's ``Detail``: every field but the kind, which is its ``DetailType``."""
