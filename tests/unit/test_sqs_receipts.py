@@ -5,12 +5,13 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from connectors.adapters.sqs import handle_sqs_batch
 from connectors.adapters.sqs_receipts import QueueReceipts, connection_of, keep
 from connectors.failures import invalid_input, transient
 from connectors.order import Delivered, Superseded
 from connectors.receipts import RECEIPT_ATTRIBUTE, Receipt, ReceiptKind
 from tests.log_capture import captured_log_records
-from tests.unit.test_sqs_settlement import record
+from tests.unit.test_sqs_settlement import SETTINGS, Command, FakeSqs, record
 
 
 class Publisher:
@@ -117,3 +118,20 @@ def test_a_receipt_that_cannot_be_kept_is_logged_whole():
 )
 def test_a_refused_records_connection_is_read_from_its_body_when_it_names_one(body, connection):
     assert connection_of(body) == connection
+
+
+def test_a_message_handed_over_twice_in_one_batch_is_settled_once_as_its_latest_receive():
+    published = Publisher()
+    receipts = receipts_with(published)
+    records = [record("m-1", {"n": 1}, receive_count=3), record("m-1", {"n": 1}, receive_count=4)]
+    response = handle_sqs_batch(
+        {"Records": records},
+        Command.model_validate_json,
+        lambda commands, infos: [Delivered([{"id": 1}]) for _ in commands],
+        FakeSqs(),
+        SETTINGS,
+        receipts=receipts,
+    )
+    assert response["batchItemFailures"] == []
+    [receipt] = published.published
+    assert receipt.attempts == 4

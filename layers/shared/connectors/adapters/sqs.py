@@ -26,7 +26,7 @@ from connectors.idempotency import RecordLedger
 from connectors.models.common import DEFAULT_CONNECTION
 from connectors.models.errors import invalid_input_from, invalid_json
 from connectors.models.exact_json import JsonInputError
-from connectors.observability import count_by, metrics
+from connectors.observability import count_by, logger, metrics
 from connectors.order import Delivered, Outcome
 from connectors.receipts import RECEIPT_ATTRIBUTE, Receipt
 
@@ -74,7 +74,7 @@ def handle_sqs_batch[C: BaseModel](
     With ``receipts``, each record whose outcome is final (delivered, superseded, dead-lettered) gets its receipt
     once the batch is settled, and receipts kept on the queue earlier are published (``sqs_receipts``).
     """
-    records = list(SQSEvent(event).records)
+    records = _once_each(list(SQSEvent(event).records))
     try:
         return _settle_batch(
             records, parse, process, sqs, settings, ledger, remaining_ms, jitter, clock, claim_by, receipts
@@ -177,6 +177,26 @@ def _settle_batch[C: BaseModel](
                 final += [receipt for receipt in [receipts.of(record, failure, connection, moved=True)] if receipt]
         receipts.send(final, sqs, settings.queue_url)
     return {"batchItemFailures": failures}
+
+
+def _once_each(records: list[SQSRecord]) -> list[SQSRecord]:
+    """Each message once, as its latest receive: a standard queue may hand one message over twice in a batch.
+
+    Settled twice, it would be claimed against itself and get two receipts; its latest receipt handle is the one
+    SQS honours.
+    """
+    latest: dict[str, SQSRecord] = {}
+    for record in records:
+        seen = latest.get(record.message_id)
+        if seen is None or _receives(record) > _receives(seen):
+            latest[record.message_id] = record
+    if len(latest) < len(records):
+        logger.warning("SQS handed over a message twice in one batch", extra={"repeated": len(records) - len(latest)})
+    return [record for record in records if latest[record.message_id] is record]
+
+
+def _receives(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or 1)
 
 
 def _budget_spent(record: SQSRecord, wait: float, budget: RetryBudget, clock: Callable[[], float]) -> bool:
