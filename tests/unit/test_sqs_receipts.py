@@ -89,9 +89,10 @@ def test_kept_receipts_are_published_and_those_still_refused_stay():
     assert receipts_with(Publisher(refusing=True)).republish_kept(records) == [{"itemIdentifier": "r-1"}]
 
 
-def test_a_message_marked_as_a_receipt_that_is_not_one_is_dropped():
+@pytest.mark.parametrize("body", ["not a receipt", "[" * 100_000, '{"kind": "Change order delivered"}'])
+def test_a_message_marked_as_a_receipt_that_is_not_one_is_dropped(body):
     marked = {RECEIPT_ATTRIBUTE: {"stringValue": "1", "dataType": "String"}}
-    records = [SQSRecord(record("r-1", "not a receipt", attributes=marked))]
+    records = [SQSRecord(record("r-1", body, attributes=marked))]
     assert receipts_with(Publisher()).republish_kept(records) == []
 
 
@@ -114,7 +115,14 @@ def test_a_receipt_that_cannot_be_kept_is_logged_whole():
 
 @pytest.mark.parametrize(
     ("body", "connection"),
-    [('{"connection": "north"}', "north"), ('{"connection": 5}', "default"), ("[1]", "default"), ("{", "default")],
+    [
+        ('{"connection": "north"}', "north"),
+        ('{"connection": 5}', "default"),
+        ("[1]", "default"),
+        ("{", "default"),
+        ("[" * 100_000, "default"),  # nested past the recursion limit: refused by the bounded parser, not raised
+    ],
+    ids=["named", "not-a-string", "not-an-object", "not-json", "hostile"],
 )
 def test_a_refused_records_connection_is_read_from_its_body_when_it_names_one(body, connection):
     assert connection_of(body) == connection

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from connectors.models.exact_json import loads_exact
 from connectors.observability import aws_error_name, logger
 
 if TYPE_CHECKING:
@@ -97,7 +98,8 @@ class Receipt:
     def from_json(cls, text: str) -> Receipt:
         """A receipt kept by ``to_json``; ValueError when ``text`` is not one."""
         try:
-            data = json.loads(text)
+            # Bounded: anyone who may send to the queue can mark a message as a kept receipt.
+            data = loads_exact(text)
             data.pop("vendor_ids_truncated", None)
             return cls(**{**data, "kind": ReceiptKind(data["kind"])})
         except (TypeError, KeyError, AttributeError) as error:

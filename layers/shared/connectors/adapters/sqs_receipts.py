@@ -8,7 +8,6 @@ delivering (``republish_kept``), so that none is lost while the bus is unavailab
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from connectors.failures import ConnectorError
 from connectors.idempotency import IDEMPOTENCY_KEY_ATTRIBUTE
 from connectors.models.common import DEFAULT_CONNECTION
 from connectors.models.errors import ErrorResponse
+from connectors.models.exact_json import loads_exact
 from connectors.observability import aws_error_name, logger, metrics
 from connectors.order import Delivered, Outcome, Superseded
 from connectors.receipts import RECEIPT_ATTRIBUTE, Receipt, ReceiptKind, ReceiptPublisher
@@ -104,7 +104,8 @@ def receipt_key(record: SQSRecord) -> str:
 def connection_of(body: str) -> str:
     """The connection a record's body names, read without the command model (for records it refused)."""
     try:
-        named = json.loads(body).get("connection")
+        # Bounded, as every body is read: a refused body may be hostile (nested past the recursion limit, say).
+        named = loads_exact(body).get("connection")
     except (ValueError, AttributeError):
         return DEFAULT_CONNECTION
     return named if isinstance(named, str) else DEFAULT_CONNECTION
