@@ -343,8 +343,10 @@ def test_without_a_webhook_secret_every_call_is_refused_as_misconfiguration(proc
 
 def test_more_than_1000_updates_in_one_request_go_out_as_several_calls(procore, control):
     updates = [{"origin_id": f"bulk-{n}", "title": f"PCO {n}"} for n in range(1500)]
-    # 1500 PCOs are 3000 order-mark writes (hold, release): seconds in DynamoDB, longer in the local emulator.
-    status, answer = reply(procore.invoke(sync_event({"updates": updates}, bearer(), QUERY), timeout=120))
+    # 1500 PCOs are 3000 order-mark writes (hold, release): about a second in DynamoDB, but moto validates each
+    # update expression at some 45 a second, and slower on a loaded CI machine, where 120 s ran out while holding.
+    # The invocation gets what Lambda allows at most, so that this checks the chunking and not the emulator's pace.
+    status, answer = reply(procore.invoke(sync_event({"updates": updates}, bearer(), QUERY), timeout=900))
     assert status == 200
     assert len(answer["entities"]) == 1500 and answer["errors"] == []
     assert [len(call["body"]["updates"]) for call in syncs(control)] == [1000, 500]

@@ -55,8 +55,9 @@ IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 IDEMPOTENCY_KEY_ATTRIBUTE = "Idempotency-Key"
 # Statuses whose reply is final for the request that got it; anything else (429, 5xx) may be retried.
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Claims are single-item DynamoDB writes, settles batches of them: send them side by side, not one after another.
-_PARALLEL_WRITES = 16
+# Claims and order marks are single-item DynamoDB writes, settles batches of them: send them side by side, not one
+# after another. The table's client keeps as many connections (container.TABLE_WRITES_CLIENT_CONFIG).
+PARALLEL_TABLE_WRITES = 16
 # DynamoDB's BatchWriteItem takes at most 25 writes.
 BATCH_WRITE_LIMIT = 25
 # Rounds of resending what BatchWriteItem left unprocessed (throttling), with backoff, before giving up.
@@ -189,7 +190,7 @@ class SettlingStore(DynamoDBPersistenceLayer):
             self._collecting.settles = None
         pending = list(settles.values())
         chunks = [pending[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(pending), BATCH_WRITE_LIMIT)]
-        with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
+        with ThreadPoolExecutor(max_workers=PARALLEL_TABLE_WRITES) as pool:
             list(pool.map(self._write_batch, chunks))
 
     def _update_record(self, data_record: DataRecord) -> None:
@@ -263,7 +264,7 @@ class RecordLedger:
                 return Claim.LATE
             return self._claim(entry[0], entry[1], remaining_ms)
 
-        with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
+        with ThreadPoolExecutor(max_workers=PARALLEL_TABLE_WRITES) as pool:
             return list(pool.map(claim, entries))
 
     def settle(self, delivered: list[tuple[str, str]], failed: list[tuple[str, str]]) -> None:

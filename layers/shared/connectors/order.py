@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from connectors.deadline import HOLD_SHARE, Deadline
 from connectors.failures import ConnectorError, FieldProblem, invalid_input, out_of_time, transient
+from connectors.idempotency import PARALLEL_TABLE_WRITES
 from connectors.observability import aws_error_name, logger, metrics
 from connectors.operation import Attempt, CommandResult
 
@@ -39,7 +40,6 @@ VERSION_HEADER = VERSION_ATTRIBUTE.lower()
 _MAX_VERSION_DIGITS = 38
 # A held object whose holder is busy is tried again this soon.
 BUSY_RETRY_SECONDS = 5.0
-_PARALLEL_WRITES = 16
 # A mark outlives every copy of an edit that can still arrive: the retry budget, and a dead letter kept 14 days
 # then redriven.
 MARK_LIFETIME_SECONDS = 16 * 24 * 3600
@@ -330,7 +330,7 @@ def _hold_all(
         return hold
 
     ordered = sorted(keys)
-    with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
+    with ThreadPoolExecutor(max_workers=PARALLEL_TABLE_WRITES) as pool:
         return dict(zip(ordered, pool.map(take, ordered), strict=True))
 
 
@@ -342,7 +342,7 @@ def _release_all(holds: list[Hold], delivered: Mapping[str, Mapping[str, Decimal
             # The lease runs out with the invocation; the marks stay behind the vendor, never ahead of it.
             logger.warning("could not write an object's marks", extra={"error": aws_error_name(error)})
 
-    with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
+    with ThreadPoolExecutor(max_workers=PARALLEL_TABLE_WRITES) as pool:
         list(pool.map(give_back, holds))
 
 
