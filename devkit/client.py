@@ -4,6 +4,7 @@
     python -m devkit.client enqueue FUNCTION_LOGICAL_ID [-d BODY_FILE | -d -]
     python -m devkit.client redrive FUNCTION_LOGICAL_ID [--stack STACK_NAME] [--limit N]
     python -m devkit.client receipts [--stack STACK_NAME]
+    python -m devkit.client status VENDOR KEY [--connection NAME] [--stack STACK_NAME | --url API_URL] [--bearer T]
 
 ``webhook`` signs the body with Standard Webhooks (the key from WEBHOOK_SIGNING_SECRET, else the local one that
 ``make run`` seeds) unless ``--bearer`` is given, and works against the local API or a deployed ``ApiUrl``.
@@ -13,7 +14,9 @@ it, to the AWS account of the current credentials. ``redrive`` moves the functio
 queue once their cause is fixed: SQS's message move task in a deployed stack (``--stack``), the same move done
 message by message against the local emulator (which has no move tasks). ``receipts`` prints each delivery
 receipt as it reaches the local stack's receipts queue, until Ctrl-C; a deployed stack has no such queue, so
-with ``--stack`` it prints the event pattern of the rule a producer subscribes with instead.
+with ``--stack`` it prints the event pattern of the rule a producer subscribes with instead. ``status`` asks the
+status route (``GET /deliveries/<vendor>``) what became of the change order sent under a key: on the local API
+(``make run``), a deployed stack's (``--stack``: its ``ApiUrl`` output) or any ``--url``.
 """
 
 from __future__ import annotations
@@ -32,11 +35,16 @@ import httpx
 
 from devkit.aws import sqs_client
 from devkit.local_aws import REGION, is_local_endpoint
+from devkit.local_runtime.runtime import DEFAULT_PORT
 from devkit.local_secrets import LOCAL_SIGNING_SECRET
 from devkit.receipts import LOCAL_RECEIPTS_QUEUE, PRODUCER_EVENT_PATTERN, watch_receipts
 from devkit.redrive import QueuePair, move_messages, start_move_task
 from devkit.template import REPO_ROOT, dead_letter_queue, function, load_template
 from devkit.webhook_signing import signed_headers
+
+# The local API as ``make run`` serves it, and the vendors the status route is asked about (its path's last part).
+LOCAL_API_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+VENDORS = ("procore", "prime", "constructiononline")
 
 
 def send_webhook(
@@ -128,6 +136,26 @@ def receipts(stack: str | None = None) -> int:
     return 0
 
 
+def delivery_status(
+    vendor: str,
+    key: str,
+    connection: str | None = None,
+    api_url: str = LOCAL_API_URL,
+    bearer: str | None = None,
+) -> httpx.Response:
+    """Ask ``api_url``'s status route what became of the change order sent to ``vendor`` under ``key``."""
+    query = {"key": key, **({"connection": connection} if connection else {})}
+    url = httpx.URL(f"{api_url.rstrip('/')}/deliveries/{vendor}", params=query)
+    return send_webhook(str(url), "", "GET", bearer=bearer)
+
+
+def stack_api_url(stack: str) -> str:
+    """A deployed stack's ``ApiUrl`` output."""
+    cloudformation = boto3.client("cloudformation", region_name=os.environ.get("AWS_REGION", REGION))
+    [described] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    return next(str(output["OutputValue"]) for output in described["Outputs"] if output["OutputKey"] == "ApiUrl")
+
+
 def _sqs() -> Any:
     endpoint_url = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint_url and is_local_endpoint(endpoint_url):
@@ -155,7 +183,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     redriven.add_argument("--limit", type=int, help="move at most this many (local emulator)")
     watched = commands.add_parser("receipts", help="print delivery receipts as they reach the local stack")
     watched.add_argument("--stack", help="a deployed stack's name: print the event pattern to subscribe with")
+    asked = commands.add_parser("status", help="what became of the change order sent under a key")
+    asked.add_argument("vendor", choices=VENDORS)
+    asked.add_argument("key", help="its Idempotency-Key, else its SQS message id or webhook-id")
+    asked.add_argument("--connection", help="the connection it was sent to (default: default)")
+    where = asked.add_mutually_exclusive_group()
+    where.add_argument("--stack", help="a deployed stack's name: ask its API (the ApiUrl output)")
+    where.add_argument("--url", default=LOCAL_API_URL, help=f"the API's base URL (default {LOCAL_API_URL})")
+    asked.add_argument("--bearer", help="send Authorization: Bearer TOKEN instead of a signature")
     arguments = parser.parse_args(argv)
+    if arguments.command == "status":
+        api_url = stack_api_url(arguments.stack) if arguments.stack else arguments.url
+        response = delivery_status(arguments.vendor, arguments.key, arguments.connection, api_url, arguments.bearer)
+        print(response.status_code, file=sys.stderr)
+        print(response.text)
+        return 0 if response.is_success else 1
     if arguments.command == "redrive":
         print(redrive(arguments.function, arguments.stack, arguments.limit))
         return 0

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import httpx
 
 from devkit.aws import LocalStack, sqs_client
-from devkit.client import send_webhook
+from devkit.client import delivery_status, send_webhook
 from devkit.local_runtime.runtime import DEFAULT_PORT, LocalRuntime
 from devkit.local_secrets import LOCAL_BEARER_TOKEN, LOCAL_SIGNING_SECRET, secret_prefix
 from devkit.receipts import LOCAL_RECEIPTS_QUEUE, receipt_line, watch_receipts
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             ok &= _deliver_api_events(runtime.api_url, spec, samples)
             if samples is SAMPLES[0]:
                 ok &= _show_caller_authentication(runtime.api_url, samples)
-            ok &= _deliver_sqs_events(stack, spec, samples)
+            queued, delivered_ids = _deliver_sqs_events(stack, spec, samples)
+            ok &= queued and _show_status(runtime.api_url, spec, delivered_ids[0])
             ok &= _print_what_the_vendor_stored(local.sandbox_url, samples)
             ok &= _print_receipts(stack, samples)
         print("\nAll samples ended as expected." if ok else "\nSome samples did not end as expected (see above).")
@@ -162,7 +163,7 @@ def _print_try_it(api_url: str, aws_url: str) -> None:
     print(f"  echo '{body}' | .venv/bin/python -m devkit.client webhook -X PATCH \\")
     print(f"      -H 'Procore-Company-Id: 4264807' '{api_url}{procore}'")
     print(f"  curl -X PATCH -H 'Authorization: Bearer {LOCAL_BEARER_TOKEN}' -H 'Procore-Company-Id: 4264807' \\")
-    print(f"      -H 'Content-Type: application/json' -d '{body}' '{api_url}{procore}'")
+    print(f"      -H 'Idempotency-Key: try-1' -H 'Content-Type: application/json' -d '{body}' '{api_url}{procore}'")
     # The message spelled out, as the webhook's body is: jq or bash's <(...) may not be there.
     message = (
         '{"connection": "default", "company_id": 4264807, "project_id": 298401, "contract_id": 562949953421312, '
@@ -171,6 +172,8 @@ def _print_try_it(api_url: str, aws_url: str) -> None:
     # AWS_ENDPOINT_URL says where the emulator is; the client brings the emulator's credentials and region itself.
     print(f"  echo '{message}' | \\")
     print(f"      AWS_ENDPOINT_URL={aws_url} .venv/bin/python -m devkit.client enqueue ProcorePcoSyncFunction")
+    # What became of the curl request, by its Idempotency-Key (the status route, signed as the webhook is).
+    print(f"  .venv/bin/python -m devkit.client status procore try-1 --url {api_url}")
 
 
 def _print_setup(aws_url: str, sandbox_url: str, stack: LocalStack) -> None:
@@ -183,7 +186,7 @@ def _print_setup(aws_url: str, sandbox_url: str, stack: LocalStack) -> None:
 
 
 def _deliver_api_events(api_url: str, spec: FunctionSpec, samples: Samples) -> bool:
-    [route] = spec.api_routes
+    route = next(route for route in spec.api_routes if route.method != "GET")  # not the status route
     print(f"== API trigger: {route.method} {route.path}")
     ok = True
     for name, expected in samples.api_cases:
@@ -232,14 +235,14 @@ def _report(label: str, response: httpx.Response, expected: int) -> bool:
     return as_expected
 
 
-def _deliver_sqs_events(stack: LocalStack, spec: FunctionSpec, samples: Samples) -> bool:
+def _deliver_sqs_events(stack: LocalStack, spec: FunctionSpec, samples: Samples) -> tuple[bool, list[str]]:
+    """Queue the samples and wait for them to settle; whether they ended as expected, and the good ones' ids."""
     [source] = spec.sqs_sources
     queue = stack.queues[source.queue]
     sqs = sqs_client(stack.endpoint_url)
     good = [r["body"] for r in _load(samples, "sqs.json")["Records"]]
     bad = [r["body"] for r in _load(samples, "sqs-bad-input.json")["Records"]]
-    for body in good + bad:
-        sqs.send_message(QueueUrl=queue.url, MessageBody=body)
+    sent = [sqs.send_message(QueueUrl=queue.url, MessageBody=body)["MessageId"] for body in good + bad]
     print(f"== SQS trigger: {len(good + bad)} messages on {queue.name} (sqs.json and sqs-bad-input.json)")
     drained = _wait_until_drained(sqs, queue.url)
     print("  the queue is empty: every record settled" if drained else "  records still on the queue after 60 s")
@@ -247,7 +250,19 @@ def _deliver_sqs_events(stack: LocalStack, spec: FunctionSpec, samples: Samples)
     for attributes in dead_letters:
         print(f"  dead-lettered, {attributes['error_class']}: {_shorten(attributes['error_message'])}")
     invalid = [a for a in dead_letters if a["error_class"] == "invalid_input"]
-    return drained and len(invalid) == len(dead_letters) == samples.invalid_queued
+    return drained and len(invalid) == len(dead_letters) == samples.invalid_queued, sent[: len(good)]
+
+
+def _show_status(api_url: str, spec: FunctionSpec, message_id: str) -> bool:
+    """Ask the function's status route about a delivered sample: delivered, with the vendor's ids."""
+    route = next(route for route in spec.api_routes if route.method == "GET")
+    vendor = route.path.rsplit("/", 1)[-1]
+    response = delivery_status(vendor, message_id, api_url=api_url)
+    answer = response.json() if response.status_code == 200 else {}
+    print(f"== Status: python -m devkit.client status {vendor} {message_id}")
+    shown = json.dumps({k: answer.get(k) for k in ("state", "vendor_ids")}, separators=(",", ":"))
+    print(f"  -> {response.status_code} {_shorten(shown)}")
+    return answer.get("state") == "delivered" and bool(answer.get("vendor_ids"))
 
 
 def _print_receipts(stack: LocalStack, samples: Samples) -> bool:

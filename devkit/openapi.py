@@ -27,6 +27,7 @@ from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from pydantic import BaseModel, TypeAdapter
 
+from connectors.deliveries import DeliveryStatus
 from connectors.failures import POLICIES, FailureClass
 from connectors.models.constructiononline import CoInfo
 from connectors.models.errors import ErrorResponse
@@ -34,9 +35,12 @@ from connectors.models.prime import SovItems
 from connectors.models.procore import SyncResponse
 from connectors.order import VERSION_ATTRIBUTE
 from constructiononline_change_order_update.handler import ROUTE as CONSTRUCTIONONLINE_ROUTE
+from constructiononline_change_order_update.handler import STATUS_ROUTE as CONSTRUCTIONONLINE_STATUS_ROUTE
 from devkit.template import REPO_ROOT
 from prime_change_order_sov_batch.handler import ROUTE as PRIME_ROUTE
+from prime_change_order_sov_batch.handler import STATUS_ROUTE as PRIME_STATUS_ROUTE
 from procore_pco_sync.handler import ROUTE as PROCORE_ROUTE
+from procore_pco_sync.handler import STATUS_ROUTE as PROCORE_STATUS_ROUTE
 
 DOCUMENT_PATH = REPO_ROOT / "openapi.json"
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -133,6 +137,10 @@ class RouteNotes:
     """Query parameters whose value is JSON text, by name, with the type it must hold."""
     ordered: bool = False
     """The route's edits are ordered by version (connectors.order): it reads the version header."""
+    replayed: bool = True
+    """A repeat is answered from the stored reply (the Idempotency-Key header); reads are not."""
+    not_found: str = ""
+    """When the route answers 404 (the shared error model), if it does."""
 
 
 NOTES: dict[tuple[str, str], RouteNotes] = {
@@ -165,6 +173,24 @@ NOTES: dict[tuple[str, str], RouteNotes] = {
         json_query={"coInfo": CoInfo},
         ordered=True,
     ),
+    **{
+        ("get", route): RouteNotes(
+            success_status=200,
+            success_description=(
+                "What became of the change order sent under `key` to this function: `in_progress`, `delivered` "
+                "(with the vendor's ids), `waiting_to_retry` (with the last error and when), `dead_lettered` (with "
+                "the reason), or for an API request `refused`. A queued record is found on the `connection` it was "
+                "sent to; an API request only by the caller that sent it. 404 when nothing is known under the key"
+            ),
+            reply=DeliveryStatus,
+            replayed=False,
+            not_found=(
+                "invalid_input naming `query.key`: nothing is known under the key on this connection (never sent, "
+                "expired, sent on another connection, or an API request another caller sent)"
+            ),
+        )
+        for route in (PROCORE_STATUS_ROUTE, PRIME_STATUS_ROUTE, CONSTRUCTIONONLINE_STATUS_ROUTE)
+    },
 }
 
 
@@ -275,8 +301,17 @@ def _schema_of(annotation: Any, schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_schema(schemas: dict[str, Any], name: str, definition: dict[str, Any]) -> None:
-    if schemas.setdefault(name, definition) != definition:
+    # Powertools' half of the document is dumped without nulls ("default": null): compare like with like.
+    if _without_nulls(schemas.setdefault(name, definition)) != _without_nulls(definition):
         raise ValueError(f"two different schemas are named {name}")
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
 
 
 def _error_responses(schemas: dict[str, Any]) -> dict[str, Any]:
@@ -312,6 +347,9 @@ def _describe_operation(
         }
     }
     responses.update({status: {"$ref": f"#/components/responses/{status}"} for status in errors})
+    if notes.not_found:
+        error_model = {"$ref": SCHEMA_REF.format(model=ErrorResponse.__name__)}
+        responses["404"] = {"description": notes.not_found, "content": {"application/json": {"schema": error_model}}}
     # In place of Powertools' own: its 422 validation reply is not what the handlers answer.
     operation["responses"] = responses
     if notes.body is not None:
@@ -320,8 +358,10 @@ def _describe_operation(
             "required": notes.body_required,
             "content": {"application/json": {"schema": _schema_of(notes.body, schemas)}},
         }
-    # Read by the API adapter before the route (connectors.adapters.api), so no handler declares it.
-    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+    operation.setdefault("parameters", [])
+    if notes.replayed:
+        # Read by the API adapter before the route (connectors.adapters.api), so no handler declares it.
+        operation["parameters"].append(IDEMPOTENCY_KEY_PARAMETER)
     if notes.ordered:
         operation["parameters"].append(VERSION_PARAMETER)
     for parameter in operation["parameters"]:

@@ -7,9 +7,10 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from connectors.adapters.sqs_records import idempotency_key
+from connectors.adapters.sqs_delivery import ledger_key
 from connectors.http import RetryPolicy
 from connectors.idempotency import IDEMPOTENCY_KEY_ATTRIBUTE, Claim
+from connectors.models.common import DEFAULT_CONNECTION
 from tests.integration.conftest import attributes_of, reply
 from tests.integration.test_procore_failure_classes import bearer, message, stored_pcos, sync_event, syncs
 
@@ -139,6 +140,6 @@ def test_an_api_reply_worth_retrying_is_not_stored(procore, control):
 
 
 def idempotency_key_of(message_: dict) -> str:
-    """The key the SQS adapter claims for a received message (a producer key, else the message id)."""
+    """The key the SQS adapter claims for a received message of the default connection (its message id)."""
     record = {"messageId": message_["MessageId"], "body": message_["Body"], "messageAttributes": {}}
-    return idempotency_key(SQSRecord(record))
+    return ledger_key(SQSRecord(record), DEFAULT_CONNECTION)

@@ -10,7 +10,9 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from botocore.exceptions import ClientError
 
-from connectors.idempotency import BATCH_WRITE_LIMIT, Claim, Idempotency, SettlingStore
+from connectors.deliveries import DeliveryState, Settlement, now_utc
+from connectors.idempotency import BATCH_WRITE_LIMIT, Claim, Idempotency, Settled, SettlingStore
+from connectors.models.errors import ErrorBody
 from devkit.aws import dynamodb_client
 from tests.integration.conftest import keyed_table
 
@@ -36,7 +38,17 @@ def counting_client(moto) -> tuple[Any, Counter[str]]:
 
 
 def entries(prefix: str, count: int) -> list[tuple[str, str]]:
-    return [(f"message:{prefix}-{n}", f'{{"n": {n}}}') for n in range(count)]
+    return [(f"default#message:{prefix}-{n}", f'{{"n": {n}}}') for n in range(count)]
+
+
+def done(settling: list[tuple[str, str]]) -> Settled:
+    return [(entry, Settlement.delivered([{"ID": 1}], 1, now_utc())) for entry in settling]
+
+
+def released(settling: list[tuple[str, str]]) -> Settled:
+    error = ErrorBody(failure="transient", message="Procore answered 503")
+    settled = Settlement(state=DeliveryState.WAITING_TO_RETRY, at=now_utc(), attempts=1, error=error)
+    return [(entry, settled) for entry in settling]
 
 
 def test_a_batch_is_settled_in_batch_writes_and_its_claims_then_read_right(moto, table):
@@ -46,7 +58,7 @@ def test_a_batch_is_settled_in_batch_writes_and_its_claims_then_read_right(moto,
     assert ledger.claim(delivered + failed, REMAINING_MS) == [Claim.NEW] * 70
     sent.clear()
 
-    ledger.settle(delivered, failed)
+    ledger.settle(done(delivered), released(failed))
 
     assert sent == {"BatchWriteItem": -(-70 // BATCH_WRITE_LIMIT)}  # 3 requests, not 70
     again = ledger.claim(delivered + failed, REMAINING_MS)
@@ -57,7 +69,7 @@ def test_a_settled_record_keeps_its_body_check(moto, table):
     ledger = Idempotency(FUNCTION, table, 3600, dynamodb_client(moto.endpoint_url)).records
     [(key, body)] = entries("checked", 1)
     ledger.claim([(key, body)], REMAINING_MS)
-    ledger.settle([(key, body)], [])
+    ledger.settle(done([(key, body)]), [])
     assert ledger.claim([(key, '{"n": "another body"}')], REMAINING_MS) == [Claim.MISMATCH]
 
 
@@ -72,8 +84,8 @@ def test_outside_a_batch_the_store_writes_one_record_as_powertools_does(moto, ta
     store = configured_store(client, table)
     store.save_inprogress({"key": "k", "body": "b"}, remaining_time_in_millis=REMAINING_MS)
     store.save_success({"key": "k", "body": "b"}, result={})
-    store.delete_record({"key": "k", "body": "b"}, exception=RuntimeError("not delivered"))
-    assert sent == {"PutItem": 1, "UpdateItem": 1, "DeleteItem": 1}
+    store.release({"key": "k", "body": "b"}, {"state": "waiting_to_retry"})
+    assert sent == {"PutItem": 2, "UpdateItem": 1}
 
 
 class LeavesOneUnprocessed:
@@ -95,7 +107,7 @@ def test_writes_dynamodb_leaves_unprocessed_are_sent_again(table, monkeypatch):
     monkeypatch.setattr("connectors.idempotency.time.sleep", lambda _: None)
     with store.batched():
         for key in ("a", "b", "c"):
-            store.delete_record({"key": key, "body": "b"}, exception=RuntimeError("not delivered"))
+            store.release({"key": key, "body": "b"}, {"state": "waiting_to_retry"})
     first, second = scripted.requests
     assert len(first) == 3 and second == first[-1:]
 
@@ -118,7 +130,7 @@ def test_a_batch_write_that_fails_is_settled_one_record_at_a_time(moto, table, l
     ledger = Idempotency(FUNCTION, table, 3600, BatchWritesFail(client)).records
     delivered, failed = entries("done", 30), entries("failed", 3)
     ledger.claim(delivered + failed, REMAINING_MS)
-    ledger.settle(delivered, failed)
+    ledger.settle(done(delivered), released(failed))
     assert ledger.claim(delivered + failed, REMAINING_MS) == [Claim.DONE] * 30 + [Claim.NEW] * 3
     warnings = [line for line in logs.getvalue().splitlines() if "batch write to the idempotency table failed" in line]
     # The error's code, never its message (which names a role here).
@@ -133,6 +145,6 @@ def test_a_key_settled_twice_in_one_batch_is_one_write(moto, table):
     [entry] = entries("twice", 1)
     ledger.claim([entry], REMAINING_MS)
     sent.clear()
-    ledger.settle([entry, entry], [])
+    ledger.settle(done([entry, entry]), [])
     assert sent == {"BatchWriteItem": 1}
     assert ledger.claim([entry], REMAINING_MS) == [Claim.DONE]

@@ -95,10 +95,13 @@ class RunningRuntime:
         lines = [json.loads(line) for line in self.function_log(function).splitlines() if line.startswith("{")]
         return [line["bodies"] for line in lines if line.get("probe") == "received"]
 
-    def send(self, queue: str, *bodies: str) -> None:
-        """Put ``bodies`` on the stack's queue ``queue`` in one SendMessageBatch call."""
+    def send(self, queue: str, *bodies: str) -> list[str]:
+        """Put ``bodies`` on the stack's queue ``queue`` in one SendMessageBatch call; their message ids, in order."""
         entries: list[Any] = [{"Id": str(index), "MessageBody": body} for index, body in enumerate(bodies)]
-        sqs_client(self.stack.endpoint_url).send_message_batch(QueueUrl=self.stack.queues[queue].url, Entries=entries)
+        sqs = sqs_client(self.stack.endpoint_url)
+        answer = sqs.send_message_batch(QueueUrl=self.stack.queues[queue].url, Entries=entries)
+        ids = {entry["Id"]: entry["MessageId"] for entry in answer["Successful"]}
+        return [ids[str(index)] for index in range(len(bodies))]
 
     def messages(self, queue: str) -> list[dict[str, Any]]:
         """What ``queue`` holds (visible messages), without hiding them from the runtime."""

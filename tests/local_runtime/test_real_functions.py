@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from devkit.aws import provision, put_secret
+from devkit.client import delivery_status
 from devkit.local_secrets import LOCAL_SIGNING_SECRET, seed_connections
 from devkit.template import REPO_ROOT, dead_letter_queue
 from devkit.webhook_signing import signed_headers
@@ -132,6 +133,27 @@ def test_a_queued_message_reaches_the_vendor(connectors, control, connector):
     assert connectors.messages(connector.queue) == []
     dead_letters = dead_letter_queue(connectors.stack.template, connector.queue)
     assert connectors.messages(dead_letters) == []
+
+
+# What each vendor's receipt and status name as its ids: Procore id + origin_id, Oracle sovId (with the item's place
+# in the batch), ConstructionOnline ID.
+VENDOR_ID_NAMES = {"procore": {"id", "origin_id"}, "prime": {"item", "sovId"}, "constructiononline": {"ID"}}
+
+
+@pytest.mark.parametrize("connector", CONNECTORS, ids=IDS)
+def test_the_client_asks_the_status_route_what_became_of_a_queued_message(connectors, control, connector):
+    record = json.loads((REPO_ROOT / "events" / connector.events / "sqs.json").read_text())["Records"][0]
+    [message_id] = connectors.send(connector.queue, record["body"])
+
+    def delivered() -> dict:
+        response = delivery_status(connector.vendor, message_id, api_url=connectors.url)
+        # 404 until the record is claimed, in_progress while it is sent.
+        return response.json() if response.status_code == 200 and response.json()["state"] == "delivered" else {}
+
+    answer = wait_for(delivered, what="the record's status: delivered")
+    assert answer["trigger"] == "sqs" and answer["key"] == message_id
+    assert answer["vendor_ids"] and all(set(ids) == VENDOR_ID_NAMES[connector.vendor] for ids in answer["vendor_ids"])
+    assert delivery_status(connector.vendor, "never-sent", api_url=connectors.url).status_code == 404
 
 
 def test_a_record_that_keeps_failing_is_dead_lettered_after_max_receive_count(connectors, control):

@@ -119,9 +119,11 @@ def test_globals_give_every_function_the_runtime_tracing_and_the_shared_layer(te
 
 
 @pytest.mark.parametrize(("logical_id", "expected"), FUNCTIONS.items())
-def test_each_function_has_its_api_route_and_its_queue(template, logical_id, expected):
+def test_each_function_has_its_api_route_its_status_route_and_its_queue(template, logical_id, expected):
     spec = function(template, REPO, logical_id)
-    assert [(r.method, r.path) for r in spec.api_routes] == [expected.route]
+    assert sorted((r.method, r.path) for r in spec.api_routes) == sorted(
+        [expected.route, ("GET", f"/deliveries/{expected.vendor}")]
+    )
     [source] = spec.sqs_sources
     assert source.queue == expected.queue
     assert source.function_response_types == ("ReportBatchItemFailures",)

@@ -13,6 +13,7 @@ RANKS = {
     "connectors.operation": 2,
     "connectors.order": 2,
     "connectors.idempotency": 2,
+    "connectors.deliveries": 2,
     "connectors.receipts": 2,
     "connectors.auth": 1,
     "connectors.http": 1,

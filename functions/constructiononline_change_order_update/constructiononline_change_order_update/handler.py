@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
+from connectors.adapters.api_status import add_status_route
 from connectors.container import Container, routes_container
 from connectors.entry import handle_event
 from connectors.failures import ConnectorError, invalid_input
@@ -27,6 +28,7 @@ from constructiononline_change_order_update.ordering import ChangeOrderEdits
 from constructiononline_change_order_update.runtime import runtime
 
 ROUTE = "/constructiononline/api/ChangeOrders/<change_order_id>"
+STATUS_ROUTE = "/deliveries/constructiononline"
 EDITS = ChangeOrderEdits()
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -93,6 +95,9 @@ def _deliver(
 def receipt_ids(body: Any) -> list[dict[str, Any]]:
     """The edited change order's ``ID`` in a delivered request's reply (none when it was superseded)."""
     return [{"ID": body["ID"]}] if "ID" in body else []
+
+
+add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, receipt_ids)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import TypeAdapter, ValidationError
 
 from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
+from connectors.adapters.api_status import add_status_route
 from connectors.container import Container, routes_container
 from connectors.deadline import Deadline
 from connectors.entry import handle_event
@@ -26,6 +27,7 @@ from prime_change_order_sov_batch.operation import create_sovs
 from prime_change_order_sov_batch.runtime import runtime
 
 ROUTE = "/prime/primeapi/restapi/changeOrderSOV/batch"
+STATUS_ROUTE = "/deliveries/prime"
 _ITEMS = TypeAdapter(SovItems)
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -84,6 +86,9 @@ def _deliver(container: Container[PrimeClient], commands: list[SovBatchCommand],
 def receipt_ids(body: Any) -> list[dict[str, Any]]:
     """Oracle's ``sovId`` per item of a delivered request's reply (the created objects, in the items' order)."""
     return [{"item": index, "sovId": created.get("sovId")} for index, created in enumerate(body)]
+
+
+add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, receipt_ids)
 
 
 @logger.inject_lambda_context(clear_state=True)

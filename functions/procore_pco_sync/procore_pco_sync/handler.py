@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
+from connectors.adapters.api_status import add_status_route
 from connectors.container import Container, routes_container
 from connectors.entry import handle_event
 from connectors.failures import ConnectorError
@@ -25,6 +26,7 @@ from procore_pco_sync.ordering import PcoEdits
 from procore_pco_sync.runtime import runtime
 
 ROUTE = "/procore/rest/v1.0/potential_change_orders/sync"
+STATUS_ROUTE = "/deliveries/procore"
 EDITS = PcoEdits()
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -95,6 +97,9 @@ def _deliver(
 def receipt_ids(body: Any) -> list[dict[str, Any]]:
     """Procore's ``id`` and ``origin_id`` per stored PCO of a delivered request's reply."""
     return [{"id": entity.get("id"), "origin_id": entity.get("origin_id")} for entity in body.get("entities", [])]
+
+
+add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, receipt_ids)
 
 
 @logger.inject_lambda_context(clear_state=True)

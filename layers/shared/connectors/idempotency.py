@@ -10,6 +10,7 @@ own; the marks and releases of one batch are unconditional and go 25 to a BatchW
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -36,6 +37,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import S
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connectors.deadline import Deadline
+from connectors.deliveries import Settlement
 from connectors.failures import (
     UNAVAILABLE_RETRY_SECONDS,
     ConnectorError,
@@ -49,6 +51,9 @@ from connectors.observability import aws_error_name, logger
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
+
+type Settled = list[tuple[tuple[str, str], Settlement]]
+"""Records to settle: each ``(key, body)`` with what the ledger keeps of its attempt."""
 
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 # SQS attribute names allow no spaces or colons; the same name as the HTTP header, for producers.
@@ -101,6 +106,17 @@ class Idempotency:
         )
         record_store.configure(record_config, key_prefix=f"{function}#record")
         self.records = RecordLedger(record_store)
+        # Reads the replies ``reply`` stores, by the same key scheme (the decorator configures its own store per call).
+        self._api_replies = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
+        self._api_replies.configure(self._api_config, key_prefix=self._api_prefix)
+
+    @property
+    def _api_prefix(self) -> str:
+        return f"{self._function}#api"
+
+    def find_reply(self, keys: list[str]) -> DataRecord | None:
+        """The stored reply (or claim) of the first of ``keys`` (replay keys) that has one; None when none has."""
+        return find_record(self._api_replies, keys)
 
     def reply(
         self, key: str, request: Mapping[str, Any], context: LambdaContext, respond: Callable[[], dict[str, Any]]
@@ -118,7 +134,7 @@ class Idempotency:
         answered: list[dict[str, Any]] = []
 
         @idempotent_function(  # type: ignore[untyped-decorator]
-            data_keyword_argument="data", persistence_store=store, config=config, key_prefix=f"{self._function}#api"
+            data_keyword_argument="data", persistence_store=store, config=config, key_prefix=self._api_prefix
         )
         def respond_once(data: dict[str, Any]) -> dict[str, Any]:
             reply = respond()
@@ -157,7 +173,7 @@ class Idempotency:
 
 @dataclass(frozen=True)
 class _Settle:
-    """One record's settling write: its completion (``done``) or its deletion, as a batch write request."""
+    """One record's settling write, as a batch write request: its completion, or its release (``done`` False)."""
 
     record: DataRecord
     done: bool
@@ -165,12 +181,14 @@ class _Settle:
 
 
 class SettlingStore(DynamoDBPersistenceLayer):
-    """Powertools' DynamoDB layer whose completions and deletions, inside ``batched()``, become batch writes.
+    """Powertools' DynamoDB layer whose completions and releases, inside ``batched()``, become batch writes.
 
-    ``_update_record`` and ``_delete_record`` are the layer's documented extension points: Powertools still builds
-    every record (key, hashes, expiry) and only the sending changes. A completion is written whole (a put of what
-    the update would leave, less the claim's in-progress expiry, which a completed record does not use). What a
-    batch write cannot settle is written one record at a time, as Powertools would have.
+    ``_update_record`` is the layer's documented extension point: Powertools still builds every record (key,
+    hashes, expiry) and only the sending changes. A completion is written whole (a put of what the update would
+    leave, less the claim's in-progress expiry, which a completed record does not use). A release (``release``)
+    replaces the claim with one already expired, which the next claim takes as Powertools takes any expired claim,
+    and which keeps why the attempt failed until then. What a batch write cannot settle is written one record at a
+    time.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -198,23 +216,41 @@ class SettlingStore(DynamoDBPersistenceLayer):
         if settles is None:
             super()._update_record(data_record)
             return
-        item = {
-            **self._get_key(data_record.idempotency_key),
-            self.expiry_attr: {"N": str(data_record.expiry_timestamp)},
-            self.status_attr: {"S": data_record.status},
-            self.data_attr: {"S": data_record.response_data},
-        }
-        if self.payload_validation_enabled:
-            item[self.validation_key_attr] = {"S": data_record.payload_hash}
+        item = self._item(data_record)
         settles[data_record.idempotency_key] = _Settle(data_record, True, {"PutRequest": {"Item": item}})
 
-    def _delete_record(self, data_record: DataRecord) -> None:
+    def release(self, data: dict[str, Any], settlement: dict[str, Any]) -> None:
+        """Give ``data``'s claim back, keeping ``settlement`` (why it failed) in the record until it is claimed again.
+
+        Its in-progress expiry is past, so Powertools' claim condition lets the next attempt take it at once.
+        """
+        record = DataRecord(
+            idempotency_key=str(self._get_hashed_idempotency_key(data)),
+            status=STATUS_CONSTANTS["INPROGRESS"],
+            expiry_timestamp=self._get_expiry_timestamp(),
+            in_progress_expiry_timestamp=0,
+            response_data=json.dumps(settlement),
+            payload_hash=self._get_hashed_payload(data),
+        )
+        request: WriteRequestTypeDef = {"PutRequest": {"Item": self._item(record)}}
         settles = getattr(self._collecting, "settles", None)
         if settles is None:
-            super()._delete_record(data_record)
+            self._write_one(_Settle(record, False, request))
             return
-        request: WriteRequestTypeDef = {"DeleteRequest": {"Key": self._get_key(data_record.idempotency_key)}}
-        settles[data_record.idempotency_key] = _Settle(data_record, False, request)
+        settles[record.idempotency_key] = _Settle(record, False, request)
+
+    def _item(self, record: DataRecord) -> dict[str, Any]:
+        item = {
+            **self._get_key(record.idempotency_key),
+            self.expiry_attr: {"N": str(record.expiry_timestamp)},
+            self.status_attr: {"S": record.status},
+            self.data_attr: {"S": record.response_data},
+        }
+        if record.in_progress_expiry_timestamp is not None:
+            item[self.in_progress_expiry_attr] = {"N": str(record.in_progress_expiry_timestamp)}
+        if self.payload_validation_enabled:
+            item[self.validation_key_attr] = {"S": record.payload_hash}
+        return item
 
     def _write_batch(self, settles: list[_Settle]) -> None:
         for round_ in range(_BATCH_WRITE_ROUNDS):
@@ -239,7 +275,7 @@ class SettlingStore(DynamoDBPersistenceLayer):
             if settle.done:
                 super()._update_record(settle.record)
             else:
-                super()._delete_record(settle.record)
+                self.client.put_item(TableName=self.table_name, Item=settle.request["PutRequest"]["Item"])
         except (BotoCoreError, ClientError) as error:
             # Left in progress, the claim expires with the invocation; a redelivery is then looked up (Prime) or
             # sent again, which is harmless for the two vendors whose writes are upserts.
@@ -267,13 +303,20 @@ class RecordLedger:
         with ThreadPoolExecutor(max_workers=PARALLEL_TABLE_WRITES) as pool:
             return list(pool.map(claim, entries))
 
-    def settle(self, delivered: list[tuple[str, str]], failed: list[tuple[str, str]]) -> None:
-        """Mark ``delivered`` records done and release ``failed`` ones so that a later attempt is processed."""
+    def settle(self, delivered: Settled, failed: Settled) -> None:
+        """Mark ``delivered`` records done and release ``failed`` ones, so that a later attempt is processed.
+
+        Each ``((key, body), settlement)`` keeps its settlement (``connectors.deliveries``) in the record.
+        """
         with self._store.batched():
-            for key, body in delivered:
-                self._store.save_success({"key": key, "body": body}, result={})
-            for key, body in failed:
-                self._store.delete_record({"key": key, "body": body}, exception=RuntimeError("not delivered"))
+            for (key, body), settlement in delivered:
+                self._store.save_success({"key": key, "body": body}, result=settlement.stored())
+            for (key, body), settlement in failed:
+                self._store.release({"key": key, "body": body}, settlement.stored())
+
+    def find(self, keys: list[str]) -> DataRecord | None:
+        """The record of the first of ``keys`` that has one; None when none has. Raises when the table fails."""
+        return find_record(self._store, keys)
 
     def _claim(self, key: str, body: str, remaining_ms: int) -> Claim:
         data = {"key": key, "body": body}
@@ -303,6 +346,18 @@ class RecordLedger:
         if record is not None and record.status == STATUS_CONSTANTS["COMPLETED"]:
             return Claim.DONE
         return Claim.BUSY
+
+
+def find_record(store: DynamoDBPersistenceLayer, keys: list[str]) -> DataRecord | None:
+    """The record ``store`` keeps for the first of ``keys`` that has one, read as stored (no payload to check)."""
+    for key in keys:
+        # The layer's own key scheme and its read by key, which have no public names.
+        hashed = store._get_hashed_idempotency_key({"key": key})
+        try:
+            return store._get_record(hashed)
+        except IdempotencyItemNotFoundError:
+            continue
+    return None
 
 
 def claim_failure(claim: Claim) -> ConnectorError | None:

@@ -30,6 +30,10 @@ from connectors.observability import count_by, logger, metrics
 from connectors.receipts import Receipt, ReceiptKind
 
 MAX_KEY_CHARS = 255
+# Methods that only read: answered afresh every time, with no receipt.
+_READS = frozenset({"GET", "HEAD"})
+# Where the routes find the authenticated caller's name (Powertools clears the context after each request).
+_CALLER_CONTEXT_KEY = "caller"
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ def _answer(
         return refusal(failure)
     metrics.add_metric(name="ApiRequests", unit="Count", value=1)
     logger.append_keys(caller=verified.caller.name)
+    app.context[_CALLER_CONTEXT_KEY] = verified.caller.name
     content_type = headers.get("content-type", "")
     if raw and content_type and not is_json(content_type):
         # Powertools would parse forms and multipart bodies (and fail on some); every route here takes JSON.
@@ -97,6 +102,10 @@ def _answer(
         problem = FieldProblem("header.Content-Type", message)
         return refusal(ConnectorError(FailureClass.INVALID_INPUT, message, problems=[problem], api_status_override=415))
     text = bounded_json_text(raw)
+    if event.get("httpMethod") in _READS:
+        # A read changes nothing: it is neither replayed from a stored reply nor receipted.
+        reply: dict[str, Any] = app.resolve(routable(event, text), context)
+        return reply
     key = _replay_key(headers, verified)
 
     def resolve() -> dict[str, Any]:
@@ -195,7 +204,17 @@ def _replay_key(headers: Mapping[str, str], verified: Verified) -> str | None:
             message = f"must be 1 to {MAX_KEY_CHARS} printable characters"
             problem = FieldProblem("headers.Idempotency-Key", message)
             raise invalid_input(f"{IDEMPOTENCY_KEY_ATTRIBUTE} {message}", [problem])
-        return f"{verified.caller.name}#key:{given}"
+        return replay_keys(verified.caller.name, given)[0]
     if verified.webhook_id is not None:
-        return f"{verified.caller.name}#webhook:{verified.webhook_id}"
+        return replay_keys(verified.caller.name, verified.webhook_id)[1]
     return None
+
+
+def replay_keys(caller: str, key: str) -> list[str]:
+    """``caller``'s replay keys for ``key``: as an Idempotency-Key, and as a signed request's webhook-id."""
+    return [f"{caller}#key:{key}", f"{caller}#webhook:{key}"]
+
+
+def route_caller(app: APIGatewayRestResolver) -> str:
+    """The name of the caller whose request ``app`` is resolving (authenticated before any route runs)."""
+    return str(app.context[_CALLER_CONTEXT_KEY])

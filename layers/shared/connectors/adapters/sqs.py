@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ValidationError
 
-from connectors.adapters.sqs_delivery import Process, deliver_claimed
+from connectors.adapters.sqs_delivery import Process, deliver_claimed, settle_claimed
 from connectors.adapters.sqs_queue import dead_letter, make_invisible, requeue_after_window
 from connectors.adapters.sqs_receipts import QueueReceipts, connection_of
 from connectors.adapters.sqs_records import age, attribute, record_version, seconds_until_due
@@ -124,7 +124,8 @@ def _settle_batch[C: BaseModel](
             outcomes[record.message_id] = invalid_input(f"message body is not JSON: {error}")
         except Exception as error:
             outcomes[record.message_id] = caught_unexpected(error, "reading a message body")
-    outcomes.update(deliver_claimed(parsed, process, ledger, remaining_ms, claim_by))
+    claimed = deliver_claimed(parsed, process, ledger, remaining_ms, claim_by)
+    outcomes.update(claimed.outcomes)
 
     dead: list[tuple[SQSRecord, ConnectorError]] = []
     final: list[Receipt] = []
@@ -132,47 +133,62 @@ def _settle_batch[C: BaseModel](
     connections = {
         record.message_id: getattr(command, "connection", DEFAULT_CONNECTION) for record, command, _ in parsed
     }
+    # When each record retried is due again (epoch seconds), and the records moved to the dead-letter queue.
+    retry_at: dict[str, float] = {}
+    moved: set[str] = set()
     # Per distinct failure (class, status, message): the failure and the records it hit.
     failed: dict[tuple[str, int | None, str], tuple[ConnectorError, list[str]]] = {}
-    for record in records:
-        if record.message_id not in outcomes:
-            continue
-        failure = outcomes[record.message_id]
-        if not isinstance(failure, ConnectorError):
-            if failure is None or (isinstance(failure, Delivered) and not failure.before):
-                delivered_now += 1
-            receipt = receipts.of(record, failure, connections[record.message_id]) if receipts else None
-            final += [receipt] if receipt else []
-            continue
-        failed.setdefault((failure.failure, failure.vendor_status, failure.message), (failure, []))[1].append(
-            record.message_id
-        )
-        receive_count = int(record.attributes.approximate_receive_count or 1)
-        wait = settings.retry.wait(failure, receive_count, jitter)
-        last_receive = receive_count >= settings.max_receive_count
-        if failure.failure is FailureClass.RATE_LIMITED and last_receive:
-            if not requeue_after_window(record, failure, sqs, settings, clock):
+    try:
+        for record in records:
+            if record.message_id not in outcomes:
+                continue
+            failure = outcomes[record.message_id]
+            if not isinstance(failure, ConnectorError):
+                if failure is None or (isinstance(failure, Delivered) and not failure.before):
+                    delivered_now += 1
+                receipt = receipts.of(record, failure, connections[record.message_id]) if receipts else None
+                final += [receipt] if receipt else []
+                continue
+            failed.setdefault((failure.failure, failure.vendor_status, failure.message), (failure, []))[1].append(
+                record.message_id
+            )
+            receive_count = int(record.attributes.approximate_receive_count or 1)
+            wait = settings.retry.wait(failure, receive_count, jitter)
+            last_receive = receive_count >= settings.max_receive_count
+            if failure.failure is FailureClass.RATE_LIMITED and last_receive:
+                due = requeue_after_window(record, failure, sqs, settings, clock)
+                if due is None:
+                    failures.append({"itemIdentifier": record.message_id})
+                else:
+                    retry_at[record.message_id] = due
+            elif failure.retryable and not last_receive and not _budget_spent(record, wait, settings.retry, clock):
+                invisible.append((record, wait))
+                retry_at[record.message_id] = clock() + wait
+                metrics.add_metric(name="RecordsRetried", unit="Count", value=1)
                 failures.append({"itemIdentifier": record.message_id})
-        elif failure.retryable and not last_receive and not _budget_spent(record, wait, settings.retry, clock):
-            invisible.append((record, wait))
-            metrics.add_metric(name="RecordsRetried", unit="Count", value=1)
-            failures.append({"itemIdentifier": record.message_id})
-        elif failure.failure is FailureClass.RATE_LIMITED:
-            # Out of budget while the vendor says wait: the wait is not a failure, so the record waits on.
-            invisible.append((record, wait))
-            failures.append({"itemIdentifier": record.message_id})
-        else:
-            dead.append((record, _with_attempts(failure, record, settings, clock)))
-    for failure, message_ids in failed.values():
-        log_failure(failure, records=len(message_ids), message_ids=message_ids[:_LOGGED_IDS])
-    count_by("RecordsDelivered", "trigger", {"sqs": delivered_now})
-    make_invisible(invisible, sqs, settings)
-    not_moved = dead_letter(dead, sqs, settings)
-    failures.extend(not_moved)
-    if receipts is not None:
+            elif failure.failure is FailureClass.RATE_LIMITED:
+                # Out of budget while the vendor says wait: the wait is not a failure, so the record waits on.
+                invisible.append((record, wait))
+                retry_at[record.message_id] = clock() + wait
+                failures.append({"itemIdentifier": record.message_id})
+            else:
+                dead.append((record, _with_attempts(failure, record, settings, clock)))
+        for failure, message_ids in failed.values():
+            log_failure(failure, records=len(message_ids), message_ids=message_ids[:_LOGGED_IDS])
+        count_by("RecordsDelivered", "trigger", {"sqs": delivered_now})
+        make_invisible(invisible, sqs, settings)
+        not_moved = dead_letter(dead, sqs, settings)
+        failures.extend(not_moved)
         stayed = {failure["itemIdentifier"] for failure in not_moved}
+        moved = {record.message_id for record, _ in dead if record.message_id not in stayed}
+    finally:
+        # Also when the above raised: what was delivered is marked done, so that handing every record back (as
+        # handle_sqs_batch then does) duplicates nothing.
+        if ledger is not None:
+            settle_claimed(ledger, claimed, records, retry_at, moved)
+    if receipts is not None:
         for record, failure in dead:
-            if record.message_id not in stayed:
+            if record.message_id in moved:
                 connection = connections.get(record.message_id) or connection_of(record.body)
                 final += [receipt for receipt in [receipts.of(record, failure, connection, moved=True)] if receipt]
         receipts.send(final, sqs, settings.queue_url)

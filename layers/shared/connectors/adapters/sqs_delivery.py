@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -12,11 +13,14 @@ from pydantic import BaseModel
 
 from connectors.adapters.sqs_records import idempotency_key, may_have_reached_the_vendor
 from connectors.deadline import Deadline
+from connectors.deliveries import DeliveryState, Settlement, now_utc
 from connectors.failure_log import caught_unexpected
 from connectors.failures import ConnectorError, unexpected
-from connectors.idempotency import Claim, RecordLedger, claim_failure
+from connectors.idempotency import Claim, RecordLedger, Settled, claim_failure
+from connectors.models.common import DEFAULT_CONNECTION
+from connectors.models.errors import ErrorResponse
 from connectors.observability import metrics
-from connectors.order import Delivered, Outcome
+from connectors.order import Delivered, Outcome, Superseded
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,42 @@ type Process[C] = Callable[[list[C], list[RecordInfo]], Sequence[Outcome]]
 """Delivers commands, given what is known of their records; one outcome per command, in order."""
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What ``deliver_claimed`` did: each record's outcome, and the ledger entries of those it claimed and sent."""
+
+    outcomes: dict[str, Outcome]
+    """By message id."""
+    entries: dict[str, tuple[str, str]]
+    """By message id: ``(ledger key, body)`` of each record this invocation claimed, to be settled."""
+
+
+def ledger_key(record: SQSRecord, connection: str) -> str:
+    """The record's key in the ledger: its idempotency key within its connection.
+
+    Scoped by connection: two connections are two vendor accounts, where one key is two deliveries; and the status
+    route, which a caller asks about one connection, can find only that connection's records.
+    """
+    return f"{connection}#{idempotency_key(record)}"
+
+
+def ledger_keys(connection: str, key: str) -> list[str]:
+    """Where the ledger may hold the record a caller names by ``key``: a producer's key, else a message id."""
+    return [f"{connection}#key:{key}", f"{connection}#message:{key}"]
+
+
 def deliver_claimed[C: BaseModel](
     parsed: list[tuple[SQSRecord, C, Decimal]],
     process: Process[C],
     ledger: RecordLedger | None,
     remaining_ms: int,
     claim_by: Deadline | None,
-) -> dict[str, Outcome]:
-    """Claim, process and settle the parsed records; the outcome of each by message id."""
-    entries = [(idempotency_key(record), record.body) for record, _, _ in parsed]
+) -> Claimed:
+    """Claim and process the parsed records; the caller settles the claimed ones once it knows what comes next."""
+    entries = [
+        (ledger_key(record, getattr(command, "connection", DEFAULT_CONNECTION)), record.body)
+        for record, command, _ in parsed
+    ]
     claims = (
         ledger.claim(entries, remaining_ms, claim_by) if ledger is not None and parsed else [Claim.NEW] * len(parsed)
     )
@@ -59,24 +90,49 @@ def deliver_claimed[C: BaseModel](
             continue
         outcomes[record.message_id] = claim_failure(claim)
     if not sending:
-        return outcomes
+        return Claimed(outcomes, {})
     results = _process_isolating([command for _, command, _ in sending], infos, process)
     outcomes.update(zip([record.message_id for record, _, _ in sending], results, strict=True))
-    if ledger is not None:
-        # A superseded record is settled like a delivered one: sending it again could only be superseded again.
-        settled = [
-            (entry, not isinstance(result, ConnectorError))
-            for (_, _, entry), result in zip(sending, results, strict=True)
-        ]
-        try:
-            ledger.settle(
-                delivered=[entry for entry, done in settled if done],
-                failed=[entry for entry, done in settled if not done],
-            )
-        except Exception as error:
-            # Claims left unsettled expire with the invocation; the outcomes above stand.
-            caught_unexpected(error, "settling records in the idempotency table")
-    return outcomes
+    claimed = {record.message_id: entry for record, _, entry in sending} if ledger is not None else {}
+    return Claimed(outcomes, claimed)
+
+
+def settle_claimed(
+    ledger: RecordLedger,
+    claimed: Claimed,
+    records: list[SQSRecord],
+    retry_at: Mapping[str, float],
+    dead_lettered: Collection[str],
+) -> None:
+    """Settle each claimed record in the ledger by its outcome. Never raises.
+
+    A delivered (or superseded) record is done, with the vendor ids; a failed one is released, keeping its error and
+    either when it is retried (``retry_at``, epoch seconds, by message id) or that it was dead-lettered.
+    """
+    now = now_utc()
+    delivered: Settled = []
+    failed: Settled = []
+    for record in records:
+        entry = claimed.entries.get(record.message_id)
+        if entry is None:
+            continue
+        outcome = claimed.outcomes[record.message_id]
+        attempts = int(record.attributes.approximate_receive_count or 1)
+        if not isinstance(outcome, ConnectorError):
+            ids = outcome.vendor_ids if isinstance(outcome, Delivered) else []
+            settled = Settlement.delivered(ids, attempts, now, superseded=isinstance(outcome, Superseded))
+            delivered.append((entry, settled))
+            continue
+        error = ErrorResponse.of(outcome).error
+        due = retry_at.get(record.message_id)
+        state = DeliveryState.DEAD_LETTERED if record.message_id in dead_lettered else DeliveryState.WAITING_TO_RETRY
+        when = datetime.fromtimestamp(due, UTC) if due is not None else None
+        failed.append((entry, Settlement(state=state, at=now, attempts=attempts, error=error, retry_at=when)))
+    try:
+        ledger.settle(delivered=delivered, failed=failed)
+    except Exception as error:
+        # Claims left unsettled expire with the invocation; the outcomes stand.
+        caught_unexpected(error, "settling records in the idempotency table")
 
 
 def _process_isolating[C: BaseModel](commands: list[C], infos: list[RecordInfo], process: Process[C]) -> list[Outcome]:

@@ -67,15 +67,17 @@ def make_invisible(delays: list[tuple[SQSRecord, float]], sqs: QueueClient, sett
 
 def requeue_after_window(
     record: SQSRecord, failure: ConnectorError, sqs: QueueClient, settings: QueueSettings, clock: Callable[[], float]
-) -> bool:
-    """Put a fresh copy of ``record`` on its queue, due when the rate-limit window ends; True when it worked."""
+) -> float | None:
+    """Put a fresh copy of ``record`` on its queue, due when the rate-limit window ends; when it is due (epoch
+    seconds), or None when it could not be put."""
     if settings.queue_url is None:
-        return False
+        return None
     wait = (failure.retry_after or settings.retry.backoff_base) + 1
+    due = clock() + wait
     origin = attribute(record, REQUEUED_FROM_ATTRIBUTE)
     attributes = {
         **carried(record),
-        NOT_BEFORE_ATTRIBUTE: {"DataType": "Number", "StringValue": str(round(clock() + wait))},
+        NOT_BEFORE_ATTRIBUTE: {"DataType": "Number", "StringValue": str(round(due))},
         REQUEUED_FROM_ATTRIBUTE: {
             "DataType": "String",
             "StringValue": origin or record.message_id,
@@ -90,9 +92,9 @@ def requeue_after_window(
         )
     except Exception:
         logger.exception("could not requeue a rate-limited record", extra={"message_id": record.message_id})
-        return False
+        return None
     metrics.add_metric(name="RecordsRequeuedForRateLimit", unit="Count", value=1)
-    return True
+    return due
 
 
 def dead_letter(
