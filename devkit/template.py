@@ -35,7 +35,8 @@ _DEFAULT_SQS_BATCHING_WINDOW = 0
 
 _API_TYPES = ("AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api")
 _ANY_METHOD = "x-amazon-apigateway-any-method"
-_INTEGRATION_TARGET = re.compile(r"\$\{(\w+)\.Arn\}")
+# A function's ARN, or an alias of it (``${Fn.Arn}``, ``${FnAliaslive}``: AutoPublishAlias).
+_INTEGRATION_TARGET = re.compile(r"\$\{(\w+?)(?:\.Arn)?\}")
 
 
 class TemplateError(RuntimeError):
@@ -263,6 +264,7 @@ def _parameter_text(value: Any) -> str:
 def _api_routes(template: Mapping[str, Any]) -> dict[str, list[ApiRoute]]:
     # SAM inlines every route into the API's OpenAPI Body; the integration URI names the function.
     routes: dict[str, list[ApiRoute]] = {}
+    aliased = _alias_functions(template)
     for api_type in _API_TYPES:
         for api, resource in resources_of_type(template, api_type).items():
             paths = resource.get("Properties", {}).get("Body", {}).get("paths", {})
@@ -270,6 +272,7 @@ def _api_routes(template: Mapping[str, Any]) -> dict[str, list[ApiRoute]]:
                 for method, operation in operations.items():
                     target = _integration_target(operation)
                     if target is not None:
+                        target = aliased.get(target, target)
                         verb = "ANY" if method == _ANY_METHOD else method.upper()
                         routes.setdefault(target, []).append(ApiRoute(api=api, method=verb, path=path))
     return routes
@@ -284,16 +287,34 @@ def _integration_target(operation: Any) -> str | None:
     return match.group(1) if match else None
 
 
+def invoked_function(template: Mapping[str, Any], name: Any) -> str | None:
+    """The logical id of the function a ``FunctionName`` (``{"Ref": function or alias}``) invokes, if either."""
+    if not isinstance(name, dict) or not isinstance(name.get("Ref"), str):
+        return None
+    target: str = name["Ref"]
+    return _alias_functions(template).get(target, target)
+
+
+def _alias_functions(template: Mapping[str, Any]) -> dict[str, str]:
+    """Each alias's function, by logical id: what invokes an alias invokes its function locally (one version)."""
+    return {
+        alias: resource["Properties"]["FunctionName"]["Ref"]
+        for alias, resource in resources_of_type(template, "AWS::Lambda::Alias").items()
+        if isinstance(resource["Properties"].get("FunctionName"), dict)
+        and "Ref" in resource["Properties"]["FunctionName"]
+    }
+
+
 def _sqs_sources(template: Mapping[str, Any]) -> dict[str, list[SqsEventSource]]:
     queue_ids = queues(template).keys()
     sources: dict[str, list[SqsEventSource]] = {}
     for mapping in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values():
         properties = mapping["Properties"]
         queue = next(iter(references(properties.get("EventSourceArn")) & queue_ids), None)
-        function_ref = properties.get("FunctionName")
-        if queue is None or not isinstance(function_ref, dict) or "Ref" not in function_ref:
+        function_id = invoked_function(template, properties.get("FunctionName"))
+        if queue is None or function_id is None:
             continue  # not a queue of this template feeding a function of this template (streams, ARNs)
-        sources.setdefault(function_ref["Ref"], []).append(
+        sources.setdefault(function_id, []).append(
             SqsEventSource(
                 queue=queue,
                 batch_size=properties.get("BatchSize", _DEFAULT_SQS_BATCH_SIZE),

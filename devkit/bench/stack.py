@@ -22,7 +22,7 @@ from devkit.intrinsics import resolve
 from devkit.local_runtime.runtime import LocalRuntime
 from devkit.local_secrets import seed_connections
 from devkit.running_stack import sandbox_process
-from devkit.template import REPO_ROOT, SqsEventSource, function, load_template, resources_of_type
+from devkit.template import REPO_ROOT, SqsEventSource, function, invoked_function, load_template, resources_of_type
 
 # Lambda's SQS pollers start with five concurrent batches when a mapping sets no maximum.
 DEFAULT_CONCURRENCY = 5
@@ -98,7 +98,7 @@ def maximum_concurrency(stack: LocalStack, logical_id: str) -> int:
     """The ``ScalingConfig.MaximumConcurrency`` of the function's SQS event source mapping."""
     for mapping in resources_of_type(stack.template, "AWS::Lambda::EventSourceMapping").values():
         properties = mapping["Properties"]
-        if properties.get("FunctionName") == {"Ref": logical_id}:
+        if invoked_function(stack.template, properties.get("FunctionName")) == logical_id:
             scaling = resolve(properties.get("ScalingConfig", {}), stack.values)
             return int(scaling.get("MaximumConcurrency", DEFAULT_CONCURRENCY))
     raise ValueError(f"{logical_id} has no SQS event source mapping in the template")

@@ -31,9 +31,11 @@ def test_procore_function_is_read_from_the_real_template(repo_template):
     assert spec.runtime == "python3.13"
     assert (spec.timeout, spec.memory_size) == (30, 512)
     assert spec.environment["DEAD_LETTER_QUEUE_URL"] == {"Ref": "ProcorePcoSyncDeadLetterQueue"}
-    assert spec.api_routes == (
+    # Through the alias "live" (AutoPublishAlias) that both triggers invoke.
+    assert sorted(spec.api_routes, key=lambda route: route.method) == [
+        ApiRoute(api="ConnectorsApi", method="GET", path="/deliveries/procore"),
         ApiRoute(api="ConnectorsApi", method="PATCH", path="/procore/rest/v1.0/potential_change_orders/sync"),
-    )
+    ]
     assert spec.sqs_sources == (
         SqsEventSource(
             queue="ProcorePcoSyncQueue",

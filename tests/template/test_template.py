@@ -385,3 +385,35 @@ def test_a_function_reaches_only_its_own_items_in_the_tables(template, logical_i
     others = [f"{other}#" for other in FUNCTIONS if other != logical_id]
     others += [f"{e.vendor}#" for other, e in FUNCTIONS.items() if other != logical_id]
     assert not any(o.startswith(own_prefix[t].rstrip("*")) for o in others for t in own_prefix)
+
+
+def test_snapstart_is_a_switch_and_every_trigger_invokes_the_published_alias(template):
+    assert template["Parameters"]["EnableSnapStart"]["Default"] == "false"
+    resources = template["Resources"]
+    for logical_id in FUNCTIONS:
+        alias = f"{logical_id}Aliaslive"
+        assert resources[logical_id]["Properties"]["SnapStart"] == {
+            "ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}
+        }
+        assert resources[alias]["Type"] == "AWS::Lambda::Alias"
+        assert resources[alias]["Properties"]["FunctionName"] == {"Ref": logical_id}
+        # SnapStart resumes published versions only: the queue and the API must call the alias, never $LATEST.
+        [mapping] = [
+            resource["Properties"]
+            for resource in resources_of_type(template, "AWS::Lambda::EventSourceMapping").values()
+            if resource["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [FUNCTIONS[logical_id].queue, "Arn"]}
+        ]
+        assert mapping["FunctionName"] == {"Ref": alias}
+        uris = [
+            json.dumps(operation["x-amazon-apigateway-integration"]["uri"])
+            for operations in resources["ConnectorsApi"]["Properties"]["Body"]["paths"].values()
+            for operation in operations.values()
+            if logical_id in json.dumps(operation.get("x-amazon-apigateway-integration", {}))
+        ]
+        assert len(uris) == 2 and all(f"${{{alias}}}" in uri for uri in uris)
+        permissions = [
+            resource["Properties"]["FunctionName"]
+            for resource in resources_of_type(template, "AWS::Lambda::Permission").values()
+            if logical_id in json.dumps(resource["Properties"]["FunctionName"])
+        ]
+        assert permissions and all(name == {"Ref": alias} for name in permissions)

@@ -8,6 +8,7 @@ LAYER = Path(__file__).resolve().parents[2] / "layers" / "shared"
 # Higher imports lower (or its own rank), never the other way.
 RANKS = {
     "connectors.entry": 5,
+    "connectors.snapstart": 5,
     "connectors.container": 4,
     "connectors.adapters": 3,
     "connectors.operation": 2,

@@ -6,12 +6,14 @@ secrets, the pooled HTTP client, SQS, the caller verifier) is the same for every
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, cast
 
 import boto3
+import botocore.session
 import httpx
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -39,6 +41,8 @@ DEPENDENCY_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"m
 # botocore keeps 10 connections per client: the claims and marks written side by side beyond that each opened and
 # dropped a connection of their own, which more than doubled the time 1,500 order marks took.
 TABLE_WRITES_CLIENT_CONFIG = DEPENDENCY_CLIENT_CONFIG.merge(Config(max_pool_connections=PARALLEL_TABLE_WRITES))
+# What ``Container.renew`` drops, to be built again from the new session on first use.
+_RENEWED = ("_dynamodb", "idempotency", "marks", "receipts", "_events")
 # Where an API request's routes find the container: the resolver's context (Powertools clears it after each
 # request it resolves; a refused request leaves it for the next one to overwrite).
 _ROUTE_CONTEXT_KEY = "container"
@@ -92,16 +96,40 @@ class Container[Client]:
         self.vendor = vendor
         self.settings = settings or load_settings()
         # One session for every AWS client: botocore loads its endpoint and model files once per session.
-        self._aws = boto3.session.Session()
-        self.secrets = secrets or SecretStore(
-            SecretsProvider(boto3_client=self._aws.client("secretsmanager", config=DEPENDENCY_CLIENT_CONFIG)),
-            max_age=self.settings.secrets_max_age,
-        )
+        self._aws, self._models = _aws_session()
+        self.secrets = secrets or self._secret_store()
         self.http = http or httpx.Client(follow_redirects=False)
         self.sqs: QueueClient = sqs or LazyQueueClient(lambda: self._aws.client("sqs"))
         self._build_client = build_client
         self._clients: dict[str, Client] = {}
         self._lock = threading.Lock()
+
+    def _secret_store(self) -> SecretStore:
+        client = self._aws.client("secretsmanager", config=DEPENDENCY_CLIENT_CONFIG)
+        return SecretStore(SecretsProvider(boto3_client=client), max_age=self.settings.secrets_max_age)
+
+    def warm(self) -> None:
+        """Build every AWS client a request may use (SnapStart's snapshot then holds their loaded models)."""
+        _ = self.idempotency, self.marks, self.receipts, self._events
+        self.sqs = self._aws.client("sqs")
+
+    def renew(self) -> None:
+        """Make anew what copies restored from one SnapStart snapshot must not share.
+
+        AWS clients (credentials and connections), the HTTP client's pooled connections, the vendor clients (their
+        tokens and rate-limit state) and every cached secret; the random generator is reseeded. The new AWS session
+        keeps the old one's loaded model files, so the clients are rebuilt without reading them again.
+        """
+        with self._lock:
+            self._aws, self._models = _aws_session(self._models)
+            for name in _RENEWED:
+                self.__dict__.pop(name, None)
+            self.secrets = self._secret_store()
+            self.http.close()
+            self.http = httpx.Client(follow_redirects=False)
+            self.sqs = LazyQueueClient(lambda: self._aws.client("sqs"))
+            self._clients.clear()
+        random.seed()
 
     def client(self, connection: str) -> Client:
         """The vendor client for ``connection``, with its own auth cache and rate-limit state."""
@@ -197,6 +225,14 @@ class Container[Client]:
                 backoff_cap=self.settings.retry_backoff_cap_seconds,
             ),
         )
+
+
+def _aws_session(models: Any = None) -> tuple[boto3.session.Session, Any]:
+    """A new AWS session, and botocore's loader of its model files (``models``: one to reuse, with what it read)."""
+    core = botocore.session.get_session()
+    if models is not None:
+        core.register_component("data_loader", models)
+    return boto3.session.Session(botocore_session=core), core.get_component("data_loader")
 
 
 def hand_to_routes(app: APIGatewayRestResolver, container: Container[Any]) -> None:
