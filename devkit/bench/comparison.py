@@ -76,6 +76,7 @@ def _per_record(run: ThroughputRun, memory_mb: int, prices: Mapping[str, Any]) -
     return {
         "records_per_second": run.records_per_second,
         "records": records,
+        "not_landed": run.not_landed,
         "seconds": run.seconds,
         "refused_calls": run.refused_calls,
         "vendor_calls_per_record": run.vendor_calls / records,
@@ -96,7 +97,8 @@ def comparison_lines(key: str, figures: Mapping[str, Any]) -> list[str]:
     return [
         f"  vs reference: {figures['records_per_second']:.1f} against {reference['records_per_second']:.1f} records/s "
         f"-> speed-up {figures['speedup_vs_reference']:.2f} (reference: {reference['refused_calls']:g} calls "
-        f"answered 429, {reference['vendor_calls_per_record']:.2f} vendor calls per record)",
+        f"answered 429, {reference['vendor_calls_per_record']:.2f} vendor calls per record, "
+        f"{reference['not_landed']:g} records not landed by the timeout)",
         f"  AWS requests per record: ours {_services(figures['aws_requests_per_service'])}; reference "
         f"{_services(reference['aws_requests_per_service'])}",
         f"  DynamoDB write units per record: ours {figures['dynamodb_write_units_per_record']:.3g}, reference "

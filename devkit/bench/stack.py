@@ -21,6 +21,7 @@ from devkit.bench.reference.functions import only_function, reference_id, with_r
 from devkit.bench.vendors import BenchVendor, change_order_id
 from devkit.intrinsics import resolve
 from devkit.local_runtime.runtime import LocalRuntime
+from devkit.local_runtime.sqs_poller import MAX_WAIT_SECONDS
 from devkit.local_secrets import seed_connections
 from devkit.running_stack import sandbox_process
 from devkit.template import REPO_ROOT, SqsEventSource, function, load_template, resources_of_type
@@ -101,7 +102,12 @@ def reference(bench: BenchStack, vendor: BenchVendor) -> tuple[BenchStack, Bench
 
 @contextmanager
 def function_runtimes(bench: BenchStack, concurrency: int) -> Iterator[None]:
-    """``concurrency`` local runtimes on the bench's stack, each with one worker per function."""
+    """``concurrency`` local runtimes on the bench's stack, each with one worker per function.
+
+    An idle poller long-polls for 20 seconds, as Lambda's do (the local runtime's default is 2, for a quick stop):
+    its empty receives are counted, and a reference whose refused records wait out the visibility timeout would
+    otherwise be charged ten times Lambda's empty receives. Stopping then waits for the last long poll.
+    """
     with ExitStack() as running:
         for _ in range(concurrency):
             running.enter_context(
@@ -111,6 +117,7 @@ def function_runtimes(bench: BenchStack, concurrency: int) -> Iterator[None]:
                     workers_per_function=1,
                     function_logs=bench.function_logs,
                     out=bench.deliveries,
+                    poll_wait_seconds=MAX_WAIT_SECONDS,
                 )
             )
         yield

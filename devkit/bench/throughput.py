@@ -64,6 +64,7 @@ class ThroughputRun:
     invocations: Invocations
     aws_requests: dict[str, float]  # the emulator's counts while the functions ran (the bench's own left out)
     billed_ms: float = 0.0  # the Billed Duration of the run's REPORT lines, summed
+    not_landed: int = 0  # queued records a partial run had not landed by its timeout (``records`` are those landed)
 
     @property
     def records_per_second(self) -> float:
@@ -78,8 +79,14 @@ def run_throughput(
     prefix: str,
     timeout: float,
     functions: Callable[[], AbstractContextManager[object]],
+    *,
+    partial: bool = False,
 ) -> ThroughputRun:
-    """Queue ``records`` records named ``<prefix>-<n>``, then run ``functions()`` until all have landed."""
+    """Queue ``records`` records named ``<prefix>-<n>``, then run ``functions()`` until all have landed.
+
+    ``partial``: a run that has not landed every record by the timeout is measured on those that have (the rest
+    are purged from the queue, so that they do not reach the next run) instead of raising NotLanded.
+    """
     bodies = [vendor.record(f"{prefix}-{index}", index) for index in range(records)]
     sqs = sqs_client(bench.stack.endpoint_url)
     queue_url = bench.queue_url(vendor.function)
@@ -97,15 +104,25 @@ def run_throughput(
     with functions():
         started = time.time()
         tokens = {f"{prefix}-{index}" for index in range(records)}
-        _wait_until_landed(bench, vendor, tokens, deliveries_start, started + timeout)
+        try:
+            _wait_until_landed(bench, vendor, tokens, deliveries_start, started + timeout)
+            landed = records
+        except NotLanded:
+            landed = len(tokens & stored_tokens(bench.control, vendor)) if partial else 0
+            if not landed:  # nothing to measure
+                raise
         requests = vendor_requests(bench.control, vendor)
         writes = [entry for entry in requests if entry["route"] == vendor.write_route]
         finished = max(entry["answered_at"] for entry in writes if _succeeded(entry))
-        _wait_until_drained(sqs, queue_url, started + timeout)
+        if landed == records:
+            _wait_until_drained(sqs, queue_url, started + timeout)
+    if landed < records:
+        sqs.purge_queue(QueueUrl=queue_url)
     counted = aws_requests.counts(bench.stack.endpoint_url)
     bench.deliveries.flush()
     return ThroughputRun(
-        records=records,
+        records=landed,
+        not_landed=records - landed,
         seconds=finished - started,
         enqueue_seconds=started - enqueue_started,
         vendor_calls=len(writes),
