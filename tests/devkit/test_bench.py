@@ -1,10 +1,12 @@
 """``make bench`` with tiny numbers: the figures it writes, and that they agree with what the sandbox saw."""
 
+import functools
 import json
 import math
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moto.sqs.models import SQSBackend, sqs_backends
 
@@ -17,6 +19,7 @@ from devkit.bench.stack import (
     bench_stack,
     function_runtimes,
     prepare_sandbox,
+    reference,
     sandbox_config,
     stored_tokens,
     vendor_requests,
@@ -24,6 +27,9 @@ from devkit.bench.stack import (
 from devkit.bench.throughput import run_throughput
 from devkit.bench.vendors import CONSTRUCTIONONLINE, PROCORE
 from devkit.local_aws import ACCOUNT_ID, REGION
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 VENDOR_KEYS = {
     "records_per_second",
@@ -152,6 +158,26 @@ def test_counted_calls_are_the_sandbox_log_and_every_record_landed(tmp_path: Pat
             if vendor is PROCORE:
                 assert len(writes) < records  # records of one contract coalesced into shared calls
     assert run.vendor_calls == records  # ConstructionOnline: one call per record
+
+
+def test_a_partial_run_is_measured_on_what_landed_and_leaves_an_empty_queue(tmp_path: Path) -> None:
+    records = 8
+    with bench_stack(tmp_path, constructiononline_per_second=1000) as bench:
+        # Only the first half of the change orders exist: the reference's other records are answered 404, fail,
+        # and wait on its queue for the visibility timeout.
+        prepare_sandbox(bench.control, sandbox_config(5, 1000), CONSTRUCTIONONLINE, records // 2)
+        reference_bench, vendor = reference(bench, CONSTRUCTIONONLINE)
+        functions = functools.partial(function_runtimes, reference_bench, 1)
+
+        run = run_throughput(reference_bench, vendor, records, "partial", 20, functions, partial=True)
+
+        assert (run.records, run.not_landed) == (records // 2, records // 2)
+        assert run.records_per_second == run.records / run.seconds
+        sqs = sqs_client(bench.stack.endpoint_url)
+        names: list[QueueAttributeNameType] = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        answer = sqs.get_queue_attributes(QueueUrl=reference_bench.queue_url(vendor.function), AttributeNames=names)
+        # Purged: nothing of this run reaches the next.
+        assert answer["Attributes"] == dict.fromkeys(names, "0")
 
 
 def _queued(bench, vendor) -> int:
