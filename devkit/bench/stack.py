@@ -9,6 +9,7 @@ batches is.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -106,21 +107,25 @@ def function_runtimes(bench: BenchStack, concurrency: int) -> Iterator[None]:
 
     An idle poller long-polls for 20 seconds, as Lambda's do (the local runtime's default is 2, for a quick stop):
     its empty receives are counted, and a reference whose refused records wait out the visibility timeout would
-    otherwise be charged ten times Lambda's empty receives. Stopping then waits for the last long poll.
+    otherwise be charged ten times Lambda's empty receives. Stopping waits for each poller's last long poll, so
+    the runtimes stop side by side: one after another, the others' pollers would start new polls meanwhile.
     """
-    with ExitStack() as running:
+    runtimes: list[LocalRuntime] = []
+    try:
         for _ in range(concurrency):
-            running.enter_context(
-                LocalRuntime(
-                    bench.stack,
-                    port=0,
-                    workers_per_function=1,
-                    function_logs=bench.function_logs,
-                    out=bench.deliveries,
-                    poll_wait_seconds=MAX_WAIT_SECONDS,
-                )
+            runtime = LocalRuntime(
+                bench.stack,
+                port=0,
+                workers_per_function=1,
+                function_logs=bench.function_logs,
+                out=bench.deliveries,
+                poll_wait_seconds=MAX_WAIT_SECONDS,
             )
+            runtimes.append(runtime.start())
         yield
+    finally:
+        with ThreadPoolExecutor(max(1, len(runtimes))) as stopping:
+            list(stopping.map(LocalRuntime.stop, runtimes))
 
 
 def maximum_concurrency(stack: LocalStack, logical_id: str) -> int:
@@ -142,8 +147,8 @@ def prime_budget(template: Mapping[str, Any], prime_per_second: int) -> int:
 def sandbox_config(
     latency_ms: int, constructiononline_per_second: int, prime_per_second: int | None = None
 ) -> dict[str, Any]:
-    """The bench's sandbox config: Procore's documented limits; Oracle's (or ``prime_per_second``); ConstructionOnline's
-    shortened.
+    """The bench's sandbox config: Procore's documented limits, Oracle's or ``prime_per_second``, ConstructionOnline's
+    shortened (docs/benchmarks.md says why the comparison with the reference scales Oracle's down).
 
     ConstructionOnline allows 500 requests an hour per key, so 10,000 records would take 20 hours: its hourly
     window is one second long here, with ``constructiononline_per_second`` requests in it, and the longer
