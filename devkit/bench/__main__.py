@@ -15,6 +15,8 @@ from typing import Any
 
 from devkit.bench.bounds import Bound, rate_limit
 from devkit.bench.cold_start import measure_cold_start
+from devkit.bench.comparison import comparison_figures
+from devkit.bench.cost import load_prices
 from devkit.bench.emulator_capacity import dynamodb_writes_per_second
 from devkit.bench.naive import naive_records_per_second
 from devkit.bench.overhead import overhead_us
@@ -34,14 +36,16 @@ from devkit.bench.report import (
 )
 from devkit.bench.stack import (
     BenchStack,
+    alone,
     bench_stack,
     function_runtimes,
     maximum_concurrency,
     prepare_sandbox,
+    reference,
     sandbox_config,
     vendor_config,
 )
-from devkit.bench.throughput import run_throughput
+from devkit.bench.throughput import ThroughputRun, run_throughput
 from devkit.bench.vendors import VENDORS, BenchVendor
 from devkit.template import REPO_ROOT, function
 
@@ -88,9 +92,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--constructiononline-per-second",
         type=int,
-        default=30,
-        # Under what the local path reaches (about 40 records/s on 2 cores), so the vendor's limit is the bound.
-        help="ConstructionOnline requests per one-second window for the bench (30; the real limit is 500 an hour)",
+        default=10,
+        # Under what the reference reaches locally (about 20 records/s), so that the vendor's limit binds it.
+        help="ConstructionOnline requests per one-second window for the bench (10; the real limit is 500 an hour)",
+    )
+    parser.add_argument(
+        "--prime-per-second",
+        type=int,
+        default=10,
+        help="Primavera Cloud requests per second for the bench (10; Oracle documents 55, which the reference "
+        "cannot reach on the local emulator)",
+    )
+    parser.add_argument(
+        "--reference-records",
+        type=int,
+        help="records queued per run for the reference implementation (--records); those not landed by --timeout "
+        "are left out of its figures",
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds a run may take to land (900)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write results.json")
@@ -110,8 +127,9 @@ def _parser() -> argparse.ArgumentParser:
 def _measure(arguments: argparse.Namespace, parameters: dict[str, Any], sections: list[str]) -> dict[str, Any]:
     """The figures of ``sections``, with ``parameters`` completed by what the run found out."""
     measured: dict[str, Any] = {"parameters": parameters}
-    config = sandbox_config(arguments.latency_ms, arguments.constructiononline_per_second)
-    with bench_stack(arguments.output, arguments.constructiononline_per_second) as bench:
+    per_second = arguments.constructiononline_per_second
+    config = sandbox_config(arguments.latency_ms, per_second, arguments.prime_per_second)
+    with bench_stack(arguments.output, per_second, arguments.prime_per_second) as bench:
         writes = dynamodb_writes_per_second(bench.stack.endpoint_url)
         parameters["emulator_dynamodb_writes_per_second"] = dict.fromkeys(sections, round(writes, 1))
         if "cold_start" in sections:
@@ -139,12 +157,16 @@ def _bench_vendor(
     function_log = bench.function_logs / f"{vendor.function}.log"
     # The log is appended to across bench invocations: only this one's REPORT lines count.
     log_start = function_log.stat().st_size if function_log.exists() else 0
+    ours = alone(bench, vendor)
+    reference_bench, reference_vendor = reference(bench, vendor)
     runs = []
+    references = []
     for run in range(arguments.runs):
         prepare_sandbox(bench.control, config, vendor, arguments.records)
         prefix = f"bench-{vendor.key}-{run}"
-        functions = functools.partial(function_runtimes, bench, concurrency)
-        measured = run_throughput(bench, vendor, arguments.records, prefix, arguments.timeout, functions)
+        functions = functools.partial(function_runtimes, ours, concurrency)
+        measured = run_throughput(ours, vendor, arguments.records, prefix, arguments.timeout, functions)
+        references.append(_reference_run(reference_bench, reference_vendor, config, arguments, run))
         naive_bodies = [vendor.record(f"naive-{prefix}-{i}", i) for i in range(arguments.naive_records)]
         bound = Bound(
             records_per_call=vendor.records_per_call(stack.parameters, batch_size),
@@ -159,14 +181,30 @@ def _bench_vendor(
         runs.append(VendorRun(measured, bound, naive))
         print(
             f"{vendor.key} run {run + 1}/{arguments.runs}: {measured.records_per_second:.1f} records/s, "
-            f"{measured.vendor_calls} vendor calls; naive {naive:.1f} records/s",
+            f"{measured.vendor_calls} vendor calls; reference {references[-1].records_per_second:.1f} records/s; "
+            f"naive {naive:.1f} records/s",
             flush=True,
         )
     overheads = [overhead_us(vendor, arguments.records, bound.records_per_call) for _ in range(arguments.runs)]
     peak = peak_memory_mb(function_log, log_start)
     figures = vendor_figures(vendor.key, runs, overheads, peak)
     figures["batching_window_seconds"] = bench.source(vendor.function).maximum_batching_window_seconds
+    memory_mb = function(stack.template, REPO_ROOT, vendor.function).memory_size
+    figures |= comparison_figures([r.run for r in runs], references, memory_mb, load_prices())
     return figures
+
+
+def _reference_run(
+    bench: BenchStack, vendor: BenchVendor, config: dict[str, Any], arguments: argparse.Namespace, run: int
+) -> ThroughputRun:
+    """One run of the reference implementation on its own queue, against the sandbox as the functions' run had it."""
+    records = arguments.reference_records or arguments.records
+    prepare_sandbox(bench.control, config, vendor, records)
+    concurrency = maximum_concurrency(bench.stack, vendor.function)
+    functions = functools.partial(function_runtimes, bench, concurrency)
+    prefix = f"reference-{vendor.key}-{run}"
+    # Its refused records wait out the queue's 180 s visibility timeout, so a few may still be queued at the timeout.
+    return run_throughput(bench, vendor, records, prefix, arguments.timeout, functions, partial=True)
 
 
 def peak_memory_mb(function_log: Path, start: int = 0) -> int:
@@ -183,6 +221,8 @@ def _parameters(arguments: argparse.Namespace, sections: list[str]) -> dict[str,
         "latency_ms": arguments.latency_ms,
         "naive_records": arguments.naive_records,
         "constructiononline_requests_per_second": arguments.constructiononline_per_second,
+        "prime_requests_per_second": arguments.prime_per_second,
+        "reference_records": arguments.reference_records or arguments.records,
         "procore_call_size": 1000,
         "procore_calls_floor": math.ceil(arguments.records / 1000),
         "measured_at": dict.fromkeys(sections, time.strftime("%Y-%m-%d", time.gmtime())),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import operator
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,16 @@ from typing import Any
 from connectors.limiter import ARRIVAL_JITTER_SECONDS
 from devkit.bench.bounds import Bound
 from devkit.bench.cold_start import ColdStart
+from devkit.bench.comparison import (
+    COMPARED,
+    COST_RATIO_TARGETS,
+    SPEEDUP_TARGETS,
+    WRITE_UNITS_TARGET,
+    comparison_bounded_by,
+    comparison_lines,
+    comparison_table,
+)
+from devkit.bench.medians import aws_requests_per_record, median
 from devkit.bench.throughput import ThroughputRun
 
 TABLE_START = "<!-- bench:start -->"
@@ -32,6 +41,11 @@ SECTIONS = ("cold_start", *VENDOR_KEYS)
 # keep their own. Every other parameter must be the same for all the runs merged, so that one heading holds.
 PER_SECTION = ("measured_at", "wall_seconds", "emulator_dynamodb_writes_per_second", "sandbox_limits")
 NOT_MEASURED = "not measured"
+_COMPARISON_HEADING = (
+    "Against the reference implementation (Powertools' batch and idempotency, one vendor call per record), in the "
+    "same run and limits; per record delivered, cost at AWS's us-east-1 on-demand prices (bench/prices.json), "
+    "receipts apart:"
+)
 _MET = {True: "yes", False: "no", None: NOT_MEASURED}  # a target's ``met``, None where never measured
 
 
@@ -52,6 +66,10 @@ TARGETS = (
     Target("constructiononline.throughput_ratio_to_bound", operator.ge, ">=", 0.9),
     Target("cold_start.ratio", operator.le, "<=", 1.25),
     Target("procore.overhead_us", operator.le, "<=", 25),
+    *(Target(f"{key}.speedup_vs_reference", operator.ge, ">=", least) for key, least in SPEEDUP_TARGETS.items()),
+    *(Target(f"{key}.cost_ratio_to_reference", operator.le, "<=", most) for key, most in COST_RATIO_TARGETS.items()),
+    *(Target(f"{key}.dynamodb_write_units_per_record", operator.le, "<=", WRITE_UNITS_TARGET) for key in VENDOR_KEYS),
+    Target("constructiononline.refused_calls", operator.le, "<=", 0),
 )
 
 
@@ -70,46 +88,40 @@ def vendor_figures(
     """The vendor's figures, each the median over the runs."""
     first = runs[0].bound
     figures: dict[str, Any] = {
-        "records_per_second": _median([r.run.records_per_second for r in runs]),
-        "vendor_calls": _median([r.run.vendor_calls for r in runs]),
-        "throughput_ratio_to_bound": _median([r.run.records_per_second / r.bound.records_per_second for r in runs]),
-        "bound_records_per_second": _median([r.bound.records_per_second for r in runs]),
+        "records_per_second": median([r.run.records_per_second for r in runs]),
+        "vendor_calls": median([r.run.vendor_calls for r in runs]),
+        "throughput_ratio_to_bound": median([r.run.records_per_second / r.bound.records_per_second for r in runs]),
+        "bound_records_per_second": median([r.bound.records_per_second for r in runs]),
         "bound_limited_by": first.limited_by,
-        "speedup_vs_naive": _median([r.run.records_per_second / r.naive_records_per_second for r in runs]),
-        "naive_records_per_second": _median([r.naive_records_per_second for r in runs]),
-        "overhead_us": _median(overhead_us),
+        "speedup_vs_naive": median([r.run.records_per_second / r.naive_records_per_second for r in runs]),
+        "naive_records_per_second": median([r.naive_records_per_second for r in runs]),
+        "overhead_us": median(overhead_us),
         "peak_memory_mb": peak_memory_mb,
-        "seconds": _median([r.run.seconds for r in runs]),
-        "enqueue_seconds": _median([r.run.enqueue_seconds for r in runs]),
-        "refused_calls": _median([r.run.refused_calls for r in runs]),
-        "token_calls": _median([r.run.token_calls for r in runs]),
-        "invocations": _median([r.run.invocations.count for r in runs]),
-        "records_per_invocation": _median([r.run.invocations.records / max(1, r.run.invocations.count) for r in runs]),
+        "seconds": median([r.run.seconds for r in runs]),
+        "enqueue_seconds": median([r.run.enqueue_seconds for r in runs]),
+        "refused_calls": median([r.run.refused_calls for r in runs]),
+        "token_calls": median([r.run.token_calls for r in runs]),
+        "invocations": median([r.run.invocations.count for r in runs]),
+        "records_per_invocation": median([r.run.invocations.records / max(1, r.run.invocations.count) for r in runs]),
         # Share of the run the concurrent invocations were running: near 1, the invocations bound the throughput;
         # well under 1, getting records to them (polling, batching window, deletes) does.
-        "busy_fraction": _median(
+        "busy_fraction": median(
             [r.run.invocations.milliseconds / 1000 / (r.bound.concurrency * r.run.seconds) for r in runs]
         ),
-        "invocation_ms_per_record": _median(
+        "invocation_ms_per_record": median(
             [r.run.invocations.milliseconds / max(1, r.run.invocations.records) for r in runs]
         ),
         "concurrency": first.concurrency,
         "records_per_call": first.records_per_call,
         "calls_in_flight": first.calls_in_flight,
-        "rate_limit_calls_per_second": _median([r.bound.rate_limit_calls_per_second for r in runs]),
+        "rate_limit_calls_per_second": median([r.bound.rate_limit_calls_per_second for r in runs]),
         "aws_requests_per_record": aws_requests_per_record([r.run for r in runs]),
     }
     if key == "procore":
-        figures["calls_ratio"] = _median(
+        figures["calls_ratio"] = median(
             [r.run.vendor_calls / math.ceil(r.run.records / PROCORE_CALL_SIZE) for r in runs]
         )
     return figures
-
-
-def aws_requests_per_record(runs: Sequence[ThroughputRun]) -> dict[str, float]:
-    """Each count of the emulator (``devkit.bench.aws_requests``) per record landed, the median over the runs."""
-    names = sorted({name for run in runs for name in run.aws_requests})
-    return {name: _median([run.aws_requests.get(name, 0) / run.records for run in runs]) for name in names}
 
 
 def dynamodb_per_record(figures: Mapping[str, Any]) -> dict[str, float]:
@@ -158,7 +170,7 @@ def check_targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     for target in TARGETS:
         section, _, name = target.key.partition(".")
         entry: dict[str, Any] = {"key": target.key, "target": f"{target.symbol} {target.limit:g}"}
-        if section not in results:
+        if name not in results.get(section, {}):  # never measured, or measured before the figure existed
             checked.append({**entry, "value": None, "met": None})
             continue
         value = results[section][name]
@@ -181,6 +193,9 @@ def _bounded_by(section: str, name: str, results: Mapping[str, Any]) -> str:
             f"third-party ones alone; most self time: {top}"
         )
     figures = results[section]
+    if name in COMPARED:
+        held_back_by = _bounded_by(section, "throughput_ratio_to_bound", results)
+        return comparison_bounded_by(name, figures, held_back_by) or ""
     if name == "overhead_us":
         return "pydantic validation of each message into the command model, then the update's wire form and JSON"
     if name == "calls_ratio":
@@ -303,6 +318,9 @@ def bench_table(results: Mapping[str, Any]) -> str:
         for key in VENDOR_KEYS
         if key in results and "aws_requests_per_record" in results[key]
     ]
+    compared = comparison_table(results, VENDOR_KEYS)
+    if len(compared) > 2:  # a header and its rule, then a row per vendor compared
+        lines += ["", _COMPARISON_HEADING, "", *compared]
     lines += [
         "",
         _cold_start_sentence(results.get("cold_start")),
@@ -397,7 +415,7 @@ def _vendor_lines(key: str, f: Mapping[str, Any]) -> list[str]:
         lines.append(f"  DynamoDB per record: {_dynamodb_sentence(dynamodb_per_record(f))}")
         every = ", ".join(f"{name} {value:g}" for name, value in f["aws_requests_per_record"].items())
         lines.append(f"  AWS requests per record: {every}")
-    return lines
+    return lines + comparison_lines(key, f)
 
 
 def _dynamodb_sentence(d: Mapping[str, float]) -> str:
@@ -406,8 +424,3 @@ def _dynamodb_sentence(d: Mapping[str, float]) -> str:
         f"{d['ledger_requests']:g} requests, {d['ledger_writes']:g} item writes; order marks {d['order_requests']:g} "
         f"requests, {d['order_writes']:g} item writes"
     )
-
-
-def _median(values: Sequence[float]) -> float:
-    # Six significant digits: ratios to a high bound are small numbers.
-    return float(f"{statistics.median(values):.6g}")

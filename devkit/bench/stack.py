@@ -9,17 +9,20 @@ batches is.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
 from devkit.aws import LocalStack, provision, start_moto
+from devkit.bench.reference.functions import only_function, reference_id, with_reference
 from devkit.bench.vendors import BenchVendor, change_order_id
 from devkit.intrinsics import resolve
 from devkit.local_runtime.runtime import LocalRuntime
+from devkit.local_runtime.sqs_poller import MAX_WAIT_SECONDS
 from devkit.local_secrets import seed_connections
 from devkit.running_stack import sandbox_process
 from devkit.template import REPO_ROOT, SqsEventSource, function, invoked_function, load_template, resources_of_type
@@ -28,6 +31,9 @@ from devkit.template import REPO_ROOT, SqsEventSource, function, invoked_functio
 DEFAULT_CONCURRENCY = 5
 # Bench limits far above what a run sends, for windows the bench does not study.
 UNLIMITED = 10_000_000
+# The template's client-side budget for Primavera Cloud, and the vendor's documented limit it stays under.
+PRIME_BUDGET = "PrimeMaxRequestsPerSecond"
+ORACLE_REQUESTS_PER_SECOND = 55
 
 
 @dataclass(frozen=True)
@@ -56,17 +62,22 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(output: Path, constructiononline_per_second: int) -> Iterator[BenchStack]:
+def bench_stack(
+    output: Path, constructiononline_per_second: int, prime_per_second: int | None = None
+) -> Iterator[BenchStack]:
     """Start the emulator and the sandbox, provision the template's stack and seed its connection secrets.
 
-    The ConstructionOnline connection's budget is the bench's shortened window (see ``sandbox_config``).
+    The ConstructionOnline connection's budget is the bench's shortened window (see ``sandbox_config``); with
+    ``prime_per_second`` (the sandbox's Primavera Cloud limit), ``PrimeMaxRequestsPerSecond`` is set under it as
+    the template's default is under Oracle's 55 a second (50/55 of it), as an operator would set it.
     """
     template = load_template(REPO_ROOT / "template.yaml")
     output.mkdir(parents=True, exist_ok=True)
+    overrides = {} if prime_per_second is None else {PRIME_BUDGET: str(prime_budget(template, prime_per_second))}
     with ExitStack() as running:
         moto = running.enter_context(start_moto())
         sandbox = running.enter_context(sandbox_process())
-        stack = provision(template, moto.endpoint_url)
+        stack = provision(template, moto.endpoint_url, overrides)
         # A backlog bench: one shortened window and no burst, so the whole window goes to the paced slots (an
         # operator's choice for a backlog). The sandbox's longer windows are off (``sandbox_config``), so are ours.
         hour = {"requests": constructiononline_per_second, "seconds": 1, "burst": 1}
@@ -77,21 +88,44 @@ def bench_stack(output: Path, constructiononline_per_second: int) -> Iterator[Be
         yield BenchStack(stack, sandbox.url, control, output, deliveries)
 
 
+def alone(bench: BenchStack, vendor: BenchVendor) -> BenchStack:
+    """``bench`` whose runtimes run only the vendor's function (no idle pollers on the other queues)."""
+    return replace(bench, stack=replace(bench.stack, template=only_function(bench.stack.template, vendor.function)))
+
+
+def reference(bench: BenchStack, vendor: BenchVendor) -> tuple[BenchStack, BenchVendor]:
+    """The bench and the vendor of the reference implementation: its queue provisioned, its runtimes run only it."""
+    extended = with_reference(bench.stack.template, vendor.function, vendor.key)
+    function = reference_id(vendor.function)
+    stack = provision(only_function(extended, function), bench.stack.endpoint_url)
+    return replace(bench, stack=stack), replace(vendor, function=function)
+
+
 @contextmanager
 def function_runtimes(bench: BenchStack, concurrency: int) -> Iterator[None]:
-    """``concurrency`` local runtimes on the bench's stack, each with one worker per function."""
-    with ExitStack() as running:
+    """``concurrency`` local runtimes on the bench's stack, each with one worker per function.
+
+    An idle poller long-polls for 20 seconds, as Lambda's do (the local runtime's default is 2, for a quick stop):
+    its empty receives are counted, and a reference whose refused records wait out the visibility timeout would
+    otherwise be charged ten times Lambda's empty receives. Stopping waits for each poller's last long poll, so
+    the runtimes stop side by side: one after another, the others' pollers would start new polls meanwhile.
+    """
+    runtimes: list[LocalRuntime] = []
+    try:
         for _ in range(concurrency):
-            running.enter_context(
-                LocalRuntime(
-                    bench.stack,
-                    port=0,
-                    workers_per_function=1,
-                    function_logs=bench.function_logs,
-                    out=bench.deliveries,
-                )
+            runtime = LocalRuntime(
+                bench.stack,
+                port=0,
+                workers_per_function=1,
+                function_logs=bench.function_logs,
+                out=bench.deliveries,
+                poll_wait_seconds=MAX_WAIT_SECONDS,
             )
+            runtimes.append(runtime.start())
         yield
+    finally:
+        with ThreadPoolExecutor(max(1, len(runtimes))) as stopping:
+            list(stopping.map(LocalRuntime.stop, runtimes))
 
 
 def maximum_concurrency(stack: LocalStack, logical_id: str) -> int:
@@ -104,14 +138,25 @@ def maximum_concurrency(stack: LocalStack, logical_id: str) -> int:
     raise ValueError(f"{logical_id} has no SQS event source mapping in the template")
 
 
-def sandbox_config(latency_ms: int, constructiononline_per_second: int) -> dict[str, Any]:
-    """The bench's sandbox config: Procore's and Oracle's documented limits; ConstructionOnline's shortened.
+def prime_budget(template: Mapping[str, Any], prime_per_second: int) -> int:
+    """``PrimeMaxRequestsPerSecond`` under a Primavera Cloud limit of ``prime_per_second``, as its default under 55."""
+    default = int(template["Parameters"][PRIME_BUDGET]["Default"])
+    return max(1, prime_per_second * default // ORACLE_REQUESTS_PER_SECOND)
+
+
+def sandbox_config(
+    latency_ms: int, constructiononline_per_second: int, prime_per_second: int | None = None
+) -> dict[str, Any]:
+    """The bench's sandbox config: Procore's documented limits, Oracle's or ``prime_per_second``, ConstructionOnline's
+    shortened (docs/benchmarks.md says why the comparison with the reference scales Oracle's down).
 
     ConstructionOnline allows 500 requests an hour per key, so 10,000 records would take 20 hours: its hourly
     window is one second long here, with ``constructiononline_per_second`` requests in it, and the longer
     windows are out of the way.
     """
+    prime = {} if prime_per_second is None else {"prime": {"requests_per_second": prime_per_second}}
     return {
+        **prime,
         "latency_ms": latency_ms,
         "constructiononline": {
             "hourly_limit": constructiononline_per_second,

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devkit.aws import sqs_client
@@ -61,7 +62,9 @@ class ThroughputRun:
     refused_calls: int  # answered 429
     token_calls: int
     invocations: Invocations
-    aws_requests: dict[str, int]  # the emulator's counts while the functions ran (the bench's own left out)
+    aws_requests: dict[str, float]  # the emulator's counts while the functions ran (the bench's own left out)
+    billed_ms: float = 0.0  # the Billed Duration of the run's REPORT lines, summed
+    not_landed: int = 0  # queued records a partial run had not landed by its timeout (``records`` are those landed)
 
     @property
     def records_per_second(self) -> float:
@@ -76,8 +79,14 @@ def run_throughput(
     prefix: str,
     timeout: float,
     functions: Callable[[], AbstractContextManager[object]],
+    *,
+    partial: bool = False,
 ) -> ThroughputRun:
-    """Queue ``records`` records named ``<prefix>-<n>``, then run ``functions()`` until all have landed."""
+    """Queue ``records`` records named ``<prefix>-<n>``, then run ``functions()`` until all have landed.
+
+    ``partial``: a run that has not landed every record by the timeout is measured on those that have (the rest
+    are purged from the queue, so that they do not reach the next run) instead of raising NotLanded.
+    """
     bodies = [vendor.record(f"{prefix}-{index}", index) for index in range(records)]
     sqs = sqs_client(bench.stack.endpoint_url)
     queue_url = bench.queue_url(vendor.function)
@@ -90,18 +99,30 @@ def run_throughput(
         if sqs.send_message_batch(QueueUrl=queue_url, Entries=entries).get("Failed"):
             raise RuntimeError(f"could not queue the {vendor.key} records")
     aws_requests.reset(bench.stack.endpoint_url)
+    function_log = bench.function_logs / f"{vendor.function}.log"
+    log_start = function_log.stat().st_size if function_log.exists() else 0
     with functions():
         started = time.time()
         tokens = {f"{prefix}-{index}" for index in range(records)}
-        _wait_until_landed(bench, vendor, tokens, deliveries_start, started + timeout)
+        try:
+            _wait_until_landed(bench, vendor, tokens, deliveries_start, started + timeout)
+            landed = records
+        except NotLanded:
+            landed = len(tokens & stored_tokens(bench.control, vendor)) if partial else 0
+            if not landed:  # nothing to measure
+                raise
         requests = vendor_requests(bench.control, vendor)
         writes = [entry for entry in requests if entry["route"] == vendor.write_route]
         finished = max(entry["answered_at"] for entry in writes if _succeeded(entry))
-        _wait_until_drained(sqs, queue_url, started + timeout)
+        if landed == records:
+            _wait_until_drained(sqs, queue_url, started + timeout)
+    if landed < records:
+        sqs.purge_queue(QueueUrl=queue_url)
     counted = aws_requests.counts(bench.stack.endpoint_url)
     bench.deliveries.flush()
     return ThroughputRun(
-        records=records,
+        records=landed,
+        not_landed=records - landed,
         seconds=finished - started,
         enqueue_seconds=started - enqueue_started,
         vendor_calls=len(writes),
@@ -110,7 +131,20 @@ def run_throughput(
         invocations=sqs_invocations(_read_from(bench, deliveries_start), vendor.function),
         # The bench asks for the queue's counts while it waits; no function or poller does.
         aws_requests={name: count for name, count in counted.items() if name != BENCH_OWN_REQUEST},
+        billed_ms=billed_ms(function_log, log_start),
     )
+
+
+_BILLED = re.compile(r"Billed Duration: (\d+) ms")
+
+
+def billed_ms(function_log: Path, start: int = 0) -> float:
+    """The Billed Duration of the function's REPORT lines from byte ``start`` of its log on, summed."""
+    if not function_log.exists():
+        return 0.0
+    with function_log.open("rb") as log:
+        log.seek(start)
+        return float(sum(int(found) for found in _BILLED.findall(log.read().decode(errors="replace"))))
 
 
 _SQS_DELIVERY = re.compile(

@@ -1,21 +1,25 @@
 """``make bench`` with tiny numbers: the figures it writes, and that they agree with what the sandbox saw."""
 
+import functools
 import json
 import math
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moto.sqs.models import SQSBackend, sqs_backends
 
 from devkit.aws import sqs_client
 from devkit.bench.__main__ import main
 from devkit.bench.aws_requests import request_counts
+from devkit.bench.cost import load_prices
 from devkit.bench.fast_moto import QueueAttributes, delete_message_batch
 from devkit.bench.stack import (
     bench_stack,
     function_runtimes,
     prepare_sandbox,
+    reference,
     sandbox_config,
     stored_tokens,
     vendor_requests,
@@ -23,6 +27,9 @@ from devkit.bench.stack import (
 from devkit.bench.throughput import run_throughput
 from devkit.bench.vendors import CONSTRUCTIONONLINE, PROCORE
 from devkit.local_aws import ACCOUNT_ID, REGION
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 
 VENDOR_KEYS = {
     "records_per_second",
@@ -33,6 +40,13 @@ VENDOR_KEYS = {
     "naive_records_per_second",
     "overhead_us",
     "peak_memory_mb",
+    "speedup_vs_reference",
+    "aws_requests_per_service",
+    "dynamodb_write_units_per_record",
+    "cost_per_million_usd",
+    "reference_cost_per_million_usd",
+    "receipts_cost_per_million_usd",
+    "reference",
 }
 
 
@@ -44,7 +58,9 @@ def test_bench_writes_consistent_figures_and_the_table(tmp_path: Path) -> None:
 
     status = main(
         [
-            "--records", str(records), "--runs", "1", "--naive-records", "3",
+            "--records", str(records), "--runs", "1", "--naive-records", "3", "--reference-records", str(records),
+            # Limits the reference does not reach: a refused record of its waits out the 180 s visibility timeout.
+            "--constructiononline-per-second", "1000", "--prime-per-second", "55",
             "--results", str(results_path), "--page", str(page), "--output", str(tmp_path / "out"),
         ]
     )  # fmt: skip
@@ -60,6 +76,7 @@ def test_bench_writes_consistent_figures_and_the_table(tmp_path: Path) -> None:
     procore_cold = cold["functions"]["ProcorePcoSyncFunction"]
     assert "httpx" in procore_cold["third_party_modules"]
     assert 0 < procore_cold["init_ms"] < procore_cold["ms"]  # building the container, a part of the cold start
+    event_price = load_prices()["prices"]["eventbridge_custom_event"]["usd"]
     for key in ("procore", "prime", "constructiononline"):
         figures = results[key]
         assert figures.keys() >= VENDOR_KEYS
@@ -75,6 +92,18 @@ def test_bench_writes_consistent_figures_and_the_table(tmp_path: Path) -> None:
         )
         assert figures["peak_memory_mb"] > 0
         assert figures["aws_requests_per_record"]["dynamodb ledger writes"] == 2
+        assert math.isclose(
+            figures["speedup_vs_reference"],
+            figures["records_per_second"] / figures["reference"]["records_per_second"],
+            rel_tol=0.01,
+        )
+        # The reference: a claim and a completion per record, every one of them landed with one vendor call.
+        assert figures["reference"]["aws_requests_per_record"]["dynamodb other writes"] == 2
+        assert figures["reference"]["vendor_calls_per_record"] == 1
+        assert figures["reference"]["dynamodb_write_units_per_record"] == 2
+        assert figures["reference_cost_per_million_usd"] > 0
+        entries = figures["aws_requests_per_record"]["events entries"]
+        assert math.isclose(figures["receipts_cost_per_million_usd"], entries * event_price * 1e6, rel_tol=0.01)
         assert results["parameters"]["sandbox_limits"][key]
     # One change order per call for ConstructionOnline; Procore coalesces, so never more calls than records.
     assert results["constructiononline"]["vendor_calls"] == records
@@ -88,6 +117,7 @@ def test_bench_writes_consistent_figures_and_the_table(tmp_path: Path) -> None:
     assert "| procore |" in table
     assert "- procore: " in table and "without the order marks" in table
     assert "| constructiononline |" in table
+    assert "Against the reference implementation" in table
 
 
 def test_counted_calls_are_the_sandbox_log_and_every_record_landed(tmp_path: Path) -> None:
@@ -128,6 +158,26 @@ def test_counted_calls_are_the_sandbox_log_and_every_record_landed(tmp_path: Pat
             if vendor is PROCORE:
                 assert len(writes) < records  # records of one contract coalesced into shared calls
     assert run.vendor_calls == records  # ConstructionOnline: one call per record
+
+
+def test_a_partial_run_is_measured_on_what_landed_and_leaves_an_empty_queue(tmp_path: Path) -> None:
+    records = 8
+    with bench_stack(tmp_path, constructiononline_per_second=1000) as bench:
+        # Only the first half of the change orders exist: the reference's other records are answered 404, fail,
+        # and wait on its queue for the visibility timeout.
+        prepare_sandbox(bench.control, sandbox_config(5, 1000), CONSTRUCTIONONLINE, records // 2)
+        reference_bench, vendor = reference(bench, CONSTRUCTIONONLINE)
+        functions = functools.partial(function_runtimes, reference_bench, 1)
+
+        run = run_throughput(reference_bench, vendor, records, "partial", 20, functions, partial=True)
+
+        assert (run.records, run.not_landed) == (records // 2, records // 2)
+        assert run.records_per_second == run.records / run.seconds
+        sqs = sqs_client(bench.stack.endpoint_url)
+        names: list[QueueAttributeNameType] = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        answer = sqs.get_queue_attributes(QueueUrl=reference_bench.queue_url(vendor.function), AttributeNames=names)
+        # Purged: nothing of this run reaches the next.
+        assert answer["Attributes"] == dict.fromkeys(names, "0")
 
 
 def _queued(bench, vendor) -> int:

@@ -74,3 +74,25 @@ def test_peak_memory_counts_only_the_report_lines_after_the_start(tmp_path: Path
         more.write("REPORT RequestId: b\tMax Memory Used: 91 MB\nREPORT RequestId: c\tMax Memory Used: 88 MB\n")
     assert peak_memory_mb(log, start) == 91
     assert peak_memory_mb(log) == 318
+
+
+def test_comparison_targets_of_sections_measured_before_the_reference_are_not_measured():
+    checked = {target["key"]: target for target in check_targets(results(refused_calls=0, busy_fraction=0.4))}
+
+    assert checked["procore.speedup_vs_reference"]["met"] is None
+    assert checked["prime.cost_ratio_to_reference"]["value"] is None
+    assert checked["constructiononline.refused_calls"]["met"] is True
+
+
+def test_a_missed_speed_up_names_both_rates_and_what_held_ours_back():
+    figures = results(refused_calls=0, busy_fraction=0.4)
+    figures["procore"] |= {
+        "speedup_vs_reference": 3.0,
+        "records_per_second": 30.0,
+        "reference": {"records_per_second": 10.0, "refused_calls": 7},
+    }
+
+    said = bounded_by(figures, "procore.speedup_vs_reference")
+
+    assert said.startswith("ours 30.0 records/s against the reference's 10.0 (7 of its calls answered 429)")
+    assert "the 3 s batching window" in said
