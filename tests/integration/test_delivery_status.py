@@ -202,3 +202,19 @@ def test_each_functions_status_sample_event_asks_its_own_ledger(deploy, sqs, log
 
     code, answer = reply(function.invoke(event))
     assert code == 200 and answer["state"] == "delivered" and answer["key"] == key and answer["vendor_ids"]
+
+
+def test_a_ledger_that_cannot_be_read_is_503_with_retry_after(deploy, monkeypatch):
+    function = deploy("ProcorePcoSyncFunction")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    function.new_container()
+
+    response = function.invoke(
+        api_event("GET", STATUS, None, {"Authorization": f"Bearer {LOCAL_BEARER_TOKEN}"}, {"key": "k"})
+    )
+
+    # A route's reply: Powertools' REST resolver gives its headers as multiValueHeaders.
+    [retry_after] = response["multiValueHeaders"]["Retry-After"]
+    assert response["statusCode"] == 503 and int(retry_after) > 0
+    assert json.loads(response["body"])["error"]["failure"] == "transient"
