@@ -113,6 +113,22 @@ def test_api_429_answers_with_the_vendors_wait_as_retry_after(co, control):
     assert 3500 < int(response["multiValueHeaders"]["Retry-After"][0]) <= 3601
 
 
+def test_a_429_that_states_no_wait_waits_out_the_window_it_names_after_the_wordings_that_do(co, control):
+    # The sandbox rotates four wordings: three state a wait (one second here), the fourth only names its window.
+    control.post("/_sandbox/config", json={"constructiononline": {"limit_wordings": "any"}})
+    control.post(
+        "/_sandbox/faults", json={"route": "constructiononline.update", "kind": "status", "status": 429, "count": 4}
+    )
+    response = co.invoke(update_event(SEEDED, {"NOTES": "worded"}))
+    status, answer = reply(response)
+    # Each one-second wait was read and waited out inside the request, until the wording that states none:
+    # "Your hourly quota of 500 requests is used up." The caller is told to come back in the hour it names.
+    assert status == 429 and answer["error"]["failure"] == "rate_limited"
+    assert "quota of 500 requests is used up" in answer["error"]["message"]
+    assert 3500 < int(response["multiValueHeaders"]["Retry-After"][0]) <= 3600
+    assert 1 <= len(updates(control)) <= 4 and {call["status"] for call in updates(control)} == {429}
+
+
 def test_a_429_one_container_saw_holds_every_container_of_the_connection(co, control):
     control.post("/_sandbox/config", json={"constructiononline": {"hourly_limit": 1}})
     assert reply(co.invoke(update_event(SEEDED, {"NOTES": "first"})))[0] == 200
