@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, cast
 
-import boto3
 import httpx
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -22,6 +21,7 @@ from connectors.adapters.api import ApiSettings
 from connectors.adapters.sqs_receipts import QueueReceipts
 from connectors.adapters.sqs_settings import QueueClient, QueueSettings, RetryBudget
 from connectors.auth.webhook import CallerVerifier, load_callers
+from connectors.aws_session import aws_session
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import PARALLEL_TABLE_WRITES, Idempotency
 from connectors.limiter import TABLE_CLIENT_CONFIG, Budget, Limiter, connection_limiter
@@ -42,6 +42,8 @@ TABLE_WRITES_CLIENT_CONFIG = DEPENDENCY_CLIENT_CONFIG.merge(Config(max_pool_conn
 # Where an API request's routes find the container: the resolver's context (Powertools clears it after each
 # request it resolves; a refused request leaves it for the next one to overwrite).
 _ROUTE_CONTEXT_KEY = "container"
+# Every AWS service a container makes a client for (aws_session lists no other).
+AWS_SERVICES = ("dynamodb", "events", "secretsmanager", "sqs")
 
 
 class LazyQueueClient:
@@ -92,7 +94,7 @@ class Container[Client]:
         self.vendor = vendor
         self.settings = settings or load_settings()
         # One session for every AWS client: botocore loads its endpoint and model files once per session.
-        self._aws = boto3.session.Session()
+        self._aws = aws_session(AWS_SERVICES)
         self.secrets = secrets or SecretStore(
             SecretsProvider(boto3_client=self._aws.client("secretsmanager", config=DEPENDENCY_CLIENT_CONFIG)),
             max_age=self.settings.secrets_max_age,
