@@ -9,18 +9,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 from pydantic import BaseModel
 
-from connectors.adapters.api import ApiSettings
 from connectors.adapters.sqs_receipts import QueueReceipts
 from connectors.adapters.sqs_settings import QueueClient, QueueSettings, RetryBudget
-from connectors.auth.webhook import CallerVerifier, load_callers
 from connectors.aws_session import aws_session
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import PARALLEL_TABLE_WRITES, Idempotency
@@ -29,6 +26,12 @@ from connectors.order import ObjectMarks
 from connectors.receipts import ReceiptPublisher
 from connectors.secrets import SecretNotFound, SecretStore
 from connectors.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from connectors.adapters.api import ApiSettings
+    from connectors.auth.webhook import CallerVerifier
 
 # botocore's defaults wait 60 s to connect and to read: past the function's timeout, so a Secrets Manager or DynamoDB
 # that hangs would end the invocation before the adapter could answer 503 or keep the record for a retry.
@@ -157,6 +160,9 @@ class Container[Client]:
 
     def verifier(self) -> CallerVerifier:
         """Checks API callers against the webhook secret."""
+        # Imported here: only API requests check callers, and a container that only gets batches never loads them.
+        from connectors.auth.webhook import CallerVerifier, load_callers
+
         name = self.settings.webhook_secret_name
         return CallerVerifier(lambda: load_callers(self.secrets.get_json(name), name))
 
@@ -175,6 +181,8 @@ class Container[Client]:
 
         ``reply_ids`` reads the vendor ids out of a delivered request's reply body, for its receipt.
         """
+        from connectors.adapters.api import ApiSettings
+
         return ApiSettings(
             self.verifier(),
             self.function,
