@@ -1,0 +1,42 @@
+"""A batch's cold start loads no API side: importing a handler and building its container leave it unimported."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGES = ["procore_pco_sync", "prime_change_order_sov_batch", "constructiononline_change_order_update"]
+API_SIDE = [
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.event_handler.openapi.params",
+    "standardwebhooks",
+    "connectors.adapters.api",
+    "connectors.adapters.api_replies",
+    "connectors.auth.webhook",
+]
+LOADED = """
+import importlib, json, sys
+package = sys.argv[1]
+importlib.import_module(package + ".handler")
+importlib.import_module(package + ".runtime").runtime()
+print(json.dumps([name for name in [*sys.argv[2:], package + ".routes"] if name in sys.modules]))
+"""
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_importing_a_handler_and_building_its_container_loads_no_api_module(package):
+    path = [str(REPO / "functions" / package), str(REPO / "layers" / "shared")]
+    environment = {
+        "PYTHONPATH": ":".join(path),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", LOADED, package, *API_SIDE], env=environment, capture_output=True, text=True, check=True
+    )
+    assert json.loads(completed.stdout.splitlines()[-1]) == []
