@@ -34,13 +34,13 @@ from connectors.models.errors import ErrorResponse
 from connectors.models.prime import SovItems
 from connectors.models.procore import SyncResponse
 from connectors.order import VERSION_ATTRIBUTE
-from constructiononline_change_order_update.handler import ROUTE as CONSTRUCTIONONLINE_ROUTE
-from constructiononline_change_order_update.handler import STATUS_ROUTE as CONSTRUCTIONONLINE_STATUS_ROUTE
+from constructiononline_change_order_update.routes import ROUTE as CONSTRUCTIONONLINE_ROUTE
+from constructiononline_change_order_update.routes import STATUS_ROUTE as CONSTRUCTIONONLINE_STATUS_ROUTE
 from devkit.template import REPO_ROOT
-from prime_change_order_sov_batch.handler import ROUTE as PRIME_ROUTE
-from prime_change_order_sov_batch.handler import STATUS_ROUTE as PRIME_STATUS_ROUTE
-from procore_pco_sync.handler import ROUTE as PROCORE_ROUTE
-from procore_pco_sync.handler import STATUS_ROUTE as PROCORE_STATUS_ROUTE
+from prime_change_order_sov_batch.routes import ROUTE as PRIME_ROUTE
+from prime_change_order_sov_batch.routes import STATUS_ROUTE as PRIME_STATUS_ROUTE
+from procore_pco_sync.routes import ROUTE as PROCORE_ROUTE
+from procore_pco_sync.routes import STATUS_ROUTE as PROCORE_STATUS_ROUTE
 
 DOCUMENT_PATH = REPO_ROOT / "openapi.json"
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -199,11 +199,11 @@ def openapi_path(route: str) -> str:
     return re.sub(r"<(\w+)>", r"{\1}", route)
 
 
-def handler_apps(functions_dir: Path = FUNCTIONS_DIR) -> list[APIGatewayRestResolver]:
-    """The ``app`` of every function package's handler module (functions/<op>/<op>/handler.py)."""
+def route_apps(functions_dir: Path = FUNCTIONS_DIR) -> list[APIGatewayRestResolver]:
+    """The ``app`` of every function package's routes module (functions/<op>/<op>/routes.py)."""
     apps = []
-    for handler in sorted(functions_dir.glob("*/*/handler.py")):
-        module = importlib.import_module(f"{handler.parent.name}.handler")
+    for routes in sorted(functions_dir.glob("*/*/routes.py")):
+        module = importlib.import_module(f"{routes.parent.name}.routes")
         app = getattr(module, "app", None)
         if isinstance(app, APIGatewayRestResolver):
             apps.append(app)
@@ -255,8 +255,8 @@ def _integer_bounds(value: Any) -> Any:
 
 
 def build_document(apps: Sequence[APIGatewayRestResolver] | None = None) -> dict[str, Any]:
-    """The whole OpenAPI document of ``apps`` (default: every handler's)."""
-    document = merged_schema(handler_apps() if apps is None else apps)
+    """The whole OpenAPI document of ``apps`` (default: every function's)."""
+    document = merged_schema(route_apps() if apps is None else apps)
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     document["components"]["responses"] = _error_responses(schemas)
     described = set()

@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from openapi_spec_validator import validate
 
-from devkit.openapi import DOCUMENT_PATH, build_document, handler_apps, main, render
+from devkit.openapi import DOCUMENT_PATH, build_document, main, render, route_apps
 from devkit.template import REPO_ROOT, functions
 
 
@@ -63,7 +63,7 @@ def test_a_route_the_generator_cannot_describe_fully_stops_it():
         return {"item_id": item_id}
 
     with pytest.raises(ValueError, match=r"GET /extra/\{item_id\} has no RouteNotes"):
-        build_document([*handler_apps(), extra])
+        build_document([*route_apps(), extra])
 
 
 def test_check_says_whether_the_file_is_up_to_date(tmp_path):

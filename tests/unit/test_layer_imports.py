@@ -17,6 +17,7 @@ RANKS = {
     "connectors.deliveries": 2,
     "connectors.receipts": 2,
     "connectors.auth": 1,
+    "connectors.aws_session": 1,
     "connectors.http": 1,
     "connectors.limiter": 1,
     "connectors.secrets": 1,

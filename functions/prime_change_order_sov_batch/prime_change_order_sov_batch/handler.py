@@ -1,24 +1,19 @@
-"""Lambda entry point: API Gateway requests and SQS batches for Primavera Cloud change-order SOVs."""
+"""Lambda entry point: SQS batches and API Gateway requests for Primavera Cloud change-order SOVs.
+
+The API routes are in ``routes``, imported with the first API request: a container that only gets batches never
+imports them (Powertools' OpenAPI parameters alone are a sizeable part of a cold start).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import TypeAdapter, ValidationError
 
-from connectors.adapters.api_replies import failure_reply, register_api_error_handlers
-from connectors.adapters.api_status import add_status_route
-from connectors.container import Container, routes_container
-from connectors.deadline import Deadline
+from connectors.container import Container
 from connectors.entry import handle_event
-from connectors.failures import invalid_input
-from connectors.models.common import DEFAULT_CONNECTION, ConnectionName
-from connectors.models.errors import invalid_input_from
-from connectors.models.exact_json import dumps_exact, loads_exact
-from connectors.models.prime import ChangeOrderSov, SovBatchCommand, SovItems
+from connectors.models.exact_json import loads_exact
+from connectors.models.prime import SovBatchCommand
 from connectors.observability import logger, metrics, tracer
 from connectors.operation import Attempt
 from connectors.order import Delivered, Outcome
@@ -26,44 +21,8 @@ from prime_change_order_sov_batch.client import PrimeClient
 from prime_change_order_sov_batch.operation import create_sovs
 from prime_change_order_sov_batch.runtime import runtime
 
-ROUTE = "/prime/primeapi/restapi/changeOrderSOV/batch"
-STATUS_ROUTE = "/deliveries/prime"
-_ITEMS = TypeAdapter(SovItems)
-
-app = APIGatewayRestResolver(enable_validation=True)
-register_api_error_handlers(app)
-
-
-@app.post(ROUTE)
-def batch_route(connection: Annotated[ConnectionName, Query()] = DEFAULT_CONNECTION) -> Response[Any]:
-    """Mirror of Oracle's batch endpoint: the body is the vendor's array; 201 with the created objects."""
-    return _answer(SovBatchCommand(connection=connection, items=_items(app.current_event.body)))
-
-
-def _items(body: str | None) -> list[ChangeOrderSov]:
-    """The body's array of change-order SOVs, money kept exact; anything else is invalid input."""
-    try:
-        # Parsed here, not by the resolver: its JSON parsing turns money into binary floats.
-        raw = loads_exact(body or "")
-    except ValueError as error:
-        raise invalid_input(f"the body is not JSON: {error}") from None
-    if not isinstance(raw, list) or not raw:
-        raise invalid_input("the body must be a non-empty JSON array of change-order SOVs")
-    try:
-        return _ITEMS.validate_python(raw)
-    except ValidationError as error:
-        raise invalid_input_from(error, "request body", prefix=("body",)) from None
-
-
-def _answer(command: SovBatchCommand) -> Response[Any]:
-    """Create the request's SOVs and answer as Oracle does; a failure carries what was created before it."""
-    container: Container[PrimeClient] = routes_container(app)
-    deadline = Deadline.from_context(app.lambda_context)
-    [result] = create_sovs([command], container.client, deadline, container.settings.vendor_batch_size)
-    failure = result.failure()
-    if failure is not None:
-        return failure_reply(failure, partial=result.body())
-    return Response(status_code=201, content_type="application/json", body=dumps_exact(result.body()["created"]))
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 
 def parse_message(body: str) -> SovBatchCommand:
@@ -71,7 +30,8 @@ def parse_message(body: str) -> SovBatchCommand:
     return SovBatchCommand.model_validate(loads_exact(body))
 
 
-def _deliver(container: Container[PrimeClient], commands: list[SovBatchCommand], attempt: Attempt) -> list[Outcome]:
+def deliver(container: Container[PrimeClient], commands: list[SovBatchCommand], attempt: Attempt) -> list[Outcome]:
+    """A batch's commands created, each looked up first when its record may have been delivered before."""
     results = create_sovs(
         commands,
         container.client,
@@ -88,7 +48,11 @@ def receipt_ids(body: Any) -> list[dict[str, Any]]:
     return [{"item": index, "sovId": created.get("sovId")} for index, created in enumerate(body)]
 
 
-add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, receipt_ids)
+def routes() -> APIGatewayRestResolver:
+    """The API app with this function's routes, imported on first use."""
+    from prime_change_order_sov_batch.routes import app
+
+    return app
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -97,5 +61,5 @@ add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, r
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
     return handle_event(
-        event, context, app=app, runtime=runtime, parse=parse_message, deliver=_deliver, reply_ids=receipt_ids
+        event, context, routes=routes, runtime=runtime, parse=parse_message, deliver=deliver, reply_ids=receipt_ids
     )

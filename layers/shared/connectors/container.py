@@ -10,20 +10,16 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
-import botocore.session
 import httpx
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.config import Config
 from pydantic import BaseModel
 
-from connectors.adapters.api import ApiSettings
 from connectors.adapters.sqs_receipts import QueueReceipts
 from connectors.adapters.sqs_settings import QueueClient, QueueSettings, RetryBudget
-from connectors.auth.webhook import CallerVerifier, load_callers
+from connectors.aws_session import aws_session
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import PARALLEL_TABLE_WRITES, Idempotency
 from connectors.limiter import TABLE_CLIENT_CONFIG, Budget, Limiter, connection_limiter
@@ -31,6 +27,12 @@ from connectors.order import ObjectMarks
 from connectors.receipts import ReceiptPublisher
 from connectors.secrets import SecretNotFound, SecretStore
 from connectors.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+    from connectors.adapters.api import ApiSettings
+    from connectors.auth.webhook import CallerVerifier
 
 # botocore's defaults wait 60 s to connect and to read: past the function's timeout, so a Secrets Manager or DynamoDB
 # that hangs would end the invocation before the adapter could answer 503 or keep the record for a retry.
@@ -46,6 +48,8 @@ _RENEWED = ("_dynamodb", "idempotency", "marks", "receipts", "_events")
 # Where an API request's routes find the container: the resolver's context (Powertools clears it after each
 # request it resolves; a refused request leaves it for the next one to overwrite).
 _ROUTE_CONTEXT_KEY = "container"
+# Every AWS service a container makes a client for (aws_session lists no other).
+AWS_SERVICES = ("dynamodb", "events", "secretsmanager", "sqs")
 
 
 class LazyQueueClient:
@@ -96,7 +100,7 @@ class Container[Client]:
         self.vendor = vendor
         self.settings = settings or load_settings()
         # One session for every AWS client: botocore loads its endpoint and model files once per session.
-        self._aws, self._models = _aws_session()
+        self._aws, self._models = aws_session(AWS_SERVICES)
         self.secrets = secrets or self._secret_store()
         self.http = http or httpx.Client(follow_redirects=False)
         self.sqs: QueueClient = sqs or LazyQueueClient(lambda: self._aws.client("sqs"))
@@ -121,7 +125,7 @@ class Container[Client]:
         keeps the old one's loaded model files, so the clients are rebuilt without reading them again.
         """
         with self._lock:
-            self._aws, self._models = _aws_session(self._models)
+            self._aws, self._models = aws_session(AWS_SERVICES, self._models)
             for name in _RENEWED:
                 self.__dict__.pop(name, None)
             self.secrets = self._secret_store()
@@ -183,6 +187,9 @@ class Container[Client]:
 
     def verifier(self) -> CallerVerifier:
         """Checks API callers against the webhook secret."""
+        # Imported here: only API requests check callers, and a container that only gets batches never loads them.
+        from connectors.auth.webhook import CallerVerifier, load_callers
+
         name = self.settings.webhook_secret_name
         return CallerVerifier(lambda: load_callers(self.secrets.get_json(name), name))
 
@@ -201,6 +208,8 @@ class Container[Client]:
 
         ``reply_ids`` reads the vendor ids out of a delivered request's reply body, for its receipt.
         """
+        from connectors.adapters.api import ApiSettings
+
         return ApiSettings(
             self.verifier(),
             self.function,
@@ -225,14 +234,6 @@ class Container[Client]:
                 backoff_cap=self.settings.retry_backoff_cap_seconds,
             ),
         )
-
-
-def _aws_session(models: Any = None) -> tuple[boto3.session.Session, Any]:
-    """A new AWS session, and botocore's loader of its model files (``models``: one to reuse, with what it read)."""
-    core = botocore.session.get_session()
-    if models is not None:
-        core.register_component("data_loader", models)
-    return boto3.session.Session(botocore_session=core), core.get_component("data_loader")
 
 
 def hand_to_routes(app: APIGatewayRestResolver, container: Container[Any]) -> None:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from connectors.adapters.api import handle_api_event
-from connectors.adapters.api_replies import refusal
 from connectors.adapters.sqs import handle_sqs_batch
 from connectors.adapters.sqs_delivery import RecordInfo
 from connectors.container import Container, hand_to_routes
@@ -19,6 +16,9 @@ from connectors.failure_log import caught_unexpected
 from connectors.failures import service_unavailable
 from connectors.operation import Attempt
 from connectors.order import Outcome
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 
 def is_sqs_event(event: Mapping[str, Any]) -> bool:
@@ -31,18 +31,19 @@ def handle_event[C: BaseModel, Client](
     event: dict[str, Any],
     context: LambdaContext,
     *,
-    app: APIGatewayRestResolver,
+    routes: Callable[[], APIGatewayRestResolver],
     runtime: Callable[[], Container[Client]],
     parse: Callable[[str], C],
     deliver: Callable[[Container[Client], list[C], Attempt], Sequence[Outcome]],
     reply_ids: Callable[[Any], list[dict[str, Any]]],
 ) -> dict[str, Any]:
-    """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API ``app``.
+    """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API app ``routes()`` gives.
 
     ``reply_ids`` reads the vendor ids out of a delivered API request's reply body, for its receipt.
 
-    The container ``runtime`` builds is handed on: to ``deliver`` with each batch, to ``app``'s routes with each
-    request (``container.routes_container``).
+    The container ``runtime`` builds is handed on: to ``deliver`` with each batch, to the app's routes with each
+    request (``container.routes_container``). The API adapter and the routes are imported with the first request
+    that needs them: a container that only gets batches never loads them.
 
     Never raises: a container that cannot be built (a bad setting) hands an SQS batch back whole, to be retried
     and then dead-lettered by the queue, and answers an API request with a 503.
@@ -55,6 +56,8 @@ def handle_event[C: BaseModel, Client](
         caught_unexpected(error, "building the function's collaborators")
         if sqs:
             return {"batchItemFailures": [{"itemIdentifier": r.get("messageId", "")} for r in event["Records"]]}
+        from connectors.adapters.api_replies import refusal
+
         return refusal(service_unavailable())
     if sqs:
         deadline = Deadline.for_batch(context)
@@ -75,5 +78,8 @@ def handle_event[C: BaseModel, Client](
             receipts=container.receipts,
         )
         return dict(response)
+    from connectors.adapters.api import handle_api_event
+
+    app = routes()
     hand_to_routes(app, container)
     return handle_api_event(event, context, app, container.api_settings(reply_ids))

@@ -33,8 +33,9 @@ def failure_reply(failure: ConnectorError, partial: dict[str, Any] | None = None
     return error_response(failure, partial)
 
 
-def register_api_error_handlers(app: APIGatewayRestResolver) -> None:
-    """Map validation errors and connector failures to the shared error model on ``app``."""
+def api_app() -> APIGatewayRestResolver:
+    """A resolver for a function's routes: requests validated, every error answered in the shared error model."""
+    app = APIGatewayRestResolver(enable_validation=True)
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid_request(error: RequestValidationError) -> Response[str]:
@@ -52,6 +53,8 @@ def register_api_error_handlers(app: APIGatewayRestResolver) -> None:
         # routes' patterns refuse (a control character, say): the caller's input, named, not echoed.
         message = "the path matches no route: a path parameter holds characters it cannot"
         return error_response(invalid_input(message, [FieldProblem("path", message)]))
+
+    return app
 
 
 def refusal(failure: ConnectorError, headers: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -6,9 +6,8 @@ import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailures
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from connectors.adapters.sqs_records import (
@@ -23,6 +22,9 @@ from connectors.adapters.sqs_settings import QueueClient, QueueSettings
 from connectors.failures import ConnectorError
 from connectors.observability import aws_error_name, count_by, logger, metrics
 from connectors.redact import redact
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailures
 
 # SQS allows a message to stay invisible for 12 hours at most.
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60

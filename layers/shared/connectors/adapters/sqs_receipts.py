@@ -9,9 +9,8 @@ delivering (``republish_kept``), so that none is lost while the bus is unavailab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailures
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from connectors.adapters.sqs_records import attribute, origin_message_id
@@ -24,6 +23,9 @@ from connectors.models.exact_json import loads_exact
 from connectors.observability import aws_error_name, logger, metrics
 from connectors.order import Delivered, Outcome, Superseded
 from connectors.receipts import RECEIPT_ATTRIBUTE, Receipt, ReceiptKind, ReceiptPublisher
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailures
 
 # SendMessageBatch takes ten entries.
 _KEEP_BATCH = 10
