@@ -1,11 +1,15 @@
 """Cold start: a fresh process imports a function's handler and builds its container, against importing only the
-third-party modules that the function's own code imports by name.
+third-party packages that the function's own code imports from.
 
 Both run through ``devkit.bench.probe`` in the function's code folder with the environment the template gives it
 (its layer on PYTHONPATH as in Lambda, no AWS endpoint: import and init call nothing). ``AWS_SAM_LOCAL`` is left
 out, so Powertools' tracer loads the X-Ray SDK as it does in Lambda. The baseline list is read from the imports
 at the top of every module of the function and the layer that the handler loaded (``TYPE_CHECKING`` blocks
-excepted): what any code using those libraries pays; whatever those modules then import is theirs.
+excepted), each cut to its package (``aws_lambda_powertools.event_handler`` counts as ``aws_lambda_powertools``):
+what any code using those packages pays to import them; whatever those packages then import is theirs. The
+package, not the module named, so that which of a package's modules our code loads, and when, is ours to pay:
+a baseline of the modules named would grow with every module imported up front and shrink with every one
+deferred, and the ratio could not show either.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ def probe_environment(stack: LocalStack, spec: FunctionSpec) -> dict[str, str]:
 
 
 def third_party_imports(files: Sequence[Path], roots: Sequence[Path]) -> list[str]:
-    """The modules that the files under ``roots`` import at module level and that are neither theirs nor stdlib."""
+    """The packages that the files under ``roots`` import from at module level that are neither theirs nor stdlib."""
     own_files = [file for file in files if any(file.is_relative_to(root) for root in roots)]
     own_packages = {
         file.relative_to(root).parts[0].removesuffix(".py")
@@ -99,7 +103,7 @@ def third_party_imports(files: Sequence[Path], roots: Sequence[Path]) -> list[st
         for name in _module_level_imports(ast.parse(file.read_text())):
             top = name.partition(".")[0]
             if top not in own_packages and top not in sys.stdlib_module_names and top != "__future__":
-                found[name] = None
+                found[top] = None
     return sorted(found)
 
 
