@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connectors.idempotency import IDEMPOTENCY_KEY_ATTRIBUTE, Idempotency
+from connectors.idempotency import IDEMPOTENCY_KEY_ATTRIBUTE, Idempotency, new_batch
 from devkit.aws import dynamodb_client
 from devkit.local_secrets import LOCAL_BEARER_TOKEN
 from tests.integration.conftest import api_event, reply
@@ -76,7 +76,7 @@ def test_a_record_being_sent_is_in_progress(procore, stack):
     # Claimed as an invocation claims it, with the key the adapter uses (connection, then the producer's key).
     client = dynamodb_client(stack.endpoint_url)
     ledger = Idempotency("ProcorePcoSyncFunction", procore.environment()["IDEMPOTENCY_TABLE"], 3600, client).records
-    ledger.claim([("default#key:erp-busy", json.dumps(message("busy")))], remaining_ms=60_000)
+    ledger.claim([("default#key:erp-busy", json.dumps(message("busy")))], remaining_ms=60_000, batch=new_batch())
 
     code, answer = status(procore, "erp-busy")
     assert code == 200 and answer["state"] == "in_progress" and answer["vendor_ids"] == []

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from connectors.adapters.sqs_delivery import ledger_key
 from connectors.http import RetryPolicy
-from connectors.idempotency import IDEMPOTENCY_KEY_ATTRIBUTE, Claim
+from connectors.idempotency import IDEMPOTENCY_KEY_ATTRIBUTE, Claim, new_batch
 from connectors.models.common import DEFAULT_CONNECTION
 from tests.integration.conftest import attributes_of, reply
 from tests.integration.test_procore_failure_classes import bearer, message, stored_pcos, sync_event, syncs
@@ -81,7 +81,9 @@ def test_a_record_another_invocation_is_sending_waits_instead_of_being_sent_twic
     [record] = procore.visible()
     key = idempotency_key_of(record)
     # Another container claimed it a moment ago and is still sending it.
-    assert procore.runtime().idempotency.records.claim([(key, record["Body"])], remaining_ms=60_000) == [Claim.NEW]
+    assert procore.runtime().idempotency.records.claim(
+        [(key, record["Body"])], remaining_ms=60_000, batch=new_batch()
+    ) == [Claim.NEW]
 
     _, failed = procore.deliver()
 

@@ -1,7 +1,8 @@
-"""The record ledger against a real DynamoDB table in moto: claims one by one, a batch's settles 25 to a request."""
+"""The record ledger against a real DynamoDB table in moto: claims one by one, a batch's deliveries in one item."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from botocore.exceptions import ClientError
 
 from connectors.deliveries import DeliveryState, Settlement, now_utc
-from connectors.idempotency import BATCH_WRITE_LIMIT, Claim, Idempotency, Settled, SettlingStore
+from connectors.idempotency import BATCH_WRITE_LIMIT, Claim, Idempotency, Settled, SettlingStore, new_batch
 from connectors.models.errors import ErrorBody
 from devkit.aws import dynamodb_client
 from tests.integration.conftest import keyed_table
@@ -51,26 +52,107 @@ def released(settling: list[tuple[str, str]]) -> Settled:
     return [(entry, settled) for entry in settling]
 
 
-def test_a_batch_is_settled_in_batch_writes_and_its_claims_then_read_right(moto, table):
+def test_a_batch_s_deliveries_are_one_item_and_its_releases_batch_writes_and_its_claims_then_read_right(moto, table):
     client, sent = counting_client(moto)
     ledger = Idempotency(FUNCTION, table, 3600, client).records
-    delivered, failed = entries("done", 60), entries("failed", 10)
-    assert ledger.claim(delivered + failed, REMAINING_MS) == [Claim.NEW] * 70
+    delivered, failed = entries("done", 60), entries("failed", 30)
+    batch = new_batch()
+    assert ledger.claim(delivered + failed, REMAINING_MS, batch) == [Claim.NEW] * 90
     sent.clear()
 
-    ledger.settle(done(delivered), released(failed))
+    ledger.settle(done(delivered), released(failed), batch)
 
-    assert sent == {"BatchWriteItem": -(-70 // BATCH_WRITE_LIMIT)}  # 3 requests, not 70
-    again = ledger.claim(delivered + failed, REMAINING_MS)
-    assert again == [Claim.DONE] * 60 + [Claim.NEW] * 10  # done is done; a released record can be sent again
+    # One item for the 60 delivered, the 30 releases 25 to a request: 3 requests, not 90.
+    assert sent == {"PutItem": 1, "BatchWriteItem": -(-30 // BATCH_WRITE_LIMIT)}
+    again = ledger.claim(delivered + failed, REMAINING_MS, new_batch())
+    assert again == [Claim.DONE] * 60 + [Claim.NEW] * 30  # done is done; a released record can be sent again
+
+
+def consumed_write_units(client: Any) -> list[float]:
+    """Per write request the client sends from now on, the write capacity units DynamoDB says it consumed."""
+    units: list[float] = []
+
+    def total(parsed: dict[str, Any], **_: Any) -> None:
+        consumed = parsed.get("ConsumedCapacity")
+        for entry in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
+            units.append(float(entry["CapacityUnits"]))
+
+    def ask(params: dict[str, Any], **_: Any) -> None:
+        params["ReturnConsumedCapacity"] = "TOTAL"
+
+    for operation in ("PutItem", "BatchWriteItem", "UpdateItem"):
+        client.meta.events.register(f"provide-client-params.dynamodb.{operation}", ask)
+        client.meta.events.register(f"after-call.dynamodb.{operation}", total)
+    return units
+
+
+def test_a_delivered_record_costs_about_one_write_unit(moto, table):
+    client = dynamodb_client(moto.endpoint_url)
+    ledger = Idempotency(FUNCTION, table, 3600, client).records
+    delivered = entries("unit", 100)
+    units = consumed_write_units(client)
+    batch = new_batch()
+    ledger.claim(delivered, REMAINING_MS, batch)
+    ledger.settle(done(delivered), [], batch)
+    # A claim each (one unit), then one item for the batch: its 1 KB units shared by the hundred.
+    assert len(units) == 101 and sum(units[:100]) == 100
+    assert sum(units) / 100 <= 1.1
+
+
+def test_a_delivered_record_stays_done_after_its_invocation_s_time_ran_out(moto, table):
+    ledger = Idempotency(FUNCTION, table, 3600, dynamodb_client(moto.endpoint_url)).records
+    [entry] = entries("late-duplicate", 1)
+    batch = new_batch()
+    ledger.claim([entry], 1, batch)  # held for a millisecond: the claim alone would be free again at once
+    ledger.settle(done([entry]), [], batch)
+    time.sleep(0.01)
+    assert ledger.claim([entry], REMAINING_MS, new_batch()) == [Claim.DONE]
+    found = ledger.find([entry[0]])
+    assert found is not None and found.status == "COMPLETED"
+    assert Settlement.model_validate_json(found.response_data or "").vendor_ids == [{"ID": 1}]
+
+
+def test_a_claim_left_when_its_invocation_ended_is_taken_over_once(moto, table):
+    ledger = Idempotency(FUNCTION, table, 3600, dynamodb_client(moto.endpoint_url)).records
+    [entry] = entries("crashed", 1)
+    ledger.claim([entry], 1, new_batch())  # its invocation ends without settling (a crash)
+    time.sleep(0.01)
+    assert ledger.claim([entry], REMAINING_MS, new_batch()) == [Claim.NEW]  # not delivered, as far as anyone knows
+    assert ledger.claim([entry], REMAINING_MS, new_batch()) == [Claim.BUSY]  # the new claim holds
+
+
+def test_a_claim_still_held_is_busy_until_its_batch_says_delivered(moto, table):
+    ledger = Idempotency(FUNCTION, table, 3600, dynamodb_client(moto.endpoint_url)).records
+    [entry] = entries("held", 1)
+    batch = new_batch()
+    ledger.claim([entry], REMAINING_MS, batch)
+    assert ledger.claim([entry], REMAINING_MS, new_batch()) == [Claim.BUSY]
+    ledger.settle(done([entry]), [], batch)
+    assert ledger.claim([entry], REMAINING_MS, new_batch()) == [Claim.DONE]
+
+
+def test_a_settlement_too_large_for_the_batch_item_is_written_to_its_record(moto, table):
+    client, sent = counting_client(moto)
+    ledger = Idempotency(FUNCTION, table, 3600, client).records
+    small, large = entries("small", 2), entries("large", 1)
+    batch = new_batch()
+    ledger.claim(small + large, REMAINING_MS, batch)
+    many_ids = [{"id": n, "origin_id": f"origin-{n}"} for n in range(100)]
+    sent.clear()
+    ledger.settle([*done(small), (large[0], Settlement.delivered(many_ids, 1, now_utc()))], [], batch)
+    assert sent == {"PutItem": 1, "BatchWriteItem": 1}
+    assert ledger.claim(small + large, REMAINING_MS, new_batch()) == [Claim.DONE] * 3
+    found = ledger.find([large[0][0]])
+    assert found is not None and len(Settlement.model_validate_json(found.response_data or "").vendor_ids) == 100
 
 
 def test_a_settled_record_keeps_its_body_check(moto, table):
     ledger = Idempotency(FUNCTION, table, 3600, dynamodb_client(moto.endpoint_url)).records
     [(key, body)] = entries("checked", 1)
-    ledger.claim([(key, body)], REMAINING_MS)
-    ledger.settle(done([(key, body)]), [])
-    assert ledger.claim([(key, '{"n": "another body"}')], REMAINING_MS) == [Claim.MISMATCH]
+    batch = new_batch()
+    ledger.claim([(key, body)], REMAINING_MS, batch)
+    ledger.settle(done([(key, body)]), [], batch)
+    assert ledger.claim([(key, '{"n": "another body"}')], REMAINING_MS, new_batch()) == [Claim.MISMATCH]
 
 
 def configured_store(client: Any, table: str) -> SettlingStore:
@@ -128,23 +210,48 @@ class BatchWritesFail:
 def test_a_batch_write_that_fails_is_settled_one_record_at_a_time(moto, table, logs):
     client = dynamodb_client(moto.endpoint_url)
     ledger = Idempotency(FUNCTION, table, 3600, BatchWritesFail(client)).records
-    delivered, failed = entries("done", 30), entries("failed", 3)
-    ledger.claim(delivered + failed, REMAINING_MS)
-    ledger.settle(done(delivered), released(failed))
-    assert ledger.claim(delivered + failed, REMAINING_MS) == [Claim.DONE] * 30 + [Claim.NEW] * 3
+    delivered, failed = entries("done", 30), entries("failed", 30)
+    batch = new_batch()
+    ledger.claim(delivered + failed, REMAINING_MS, batch)
+    ledger.settle(done(delivered), released(failed), batch)
+    assert ledger.claim(delivered + failed, REMAINING_MS, new_batch()) == [Claim.DONE] * 30 + [Claim.NEW] * 30
     warnings = [line for line in logs.getvalue().splitlines() if "batch write to the idempotency table failed" in line]
     # The error's code, never its message (which names a role here).
     assert len(warnings) == 2 and all('"error":"InternalServerError"' in line for line in warnings)
     assert "role/x" not in logs.getvalue()
 
 
+class PutsFail(BatchWritesFail):
+    """A DynamoDB client whose PutItem fails (the batch item), while its batch writes go to the real one."""
+
+    def put_item(self, **_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "PutItem")
+
+    def batch_write_item(self, **request: Any) -> dict[str, Any]:
+        return self._client.batch_write_item(**request)
+
+
+def test_a_batch_item_that_cannot_be_written_leaves_its_records_completed_one_by_one(moto, table, logs):
+    client = dynamodb_client(moto.endpoint_url)
+    delivered = entries("fallback", 3)
+    batch = new_batch()
+    Idempotency(FUNCTION, table, 3600, client).records.claim(delivered, REMAINING_MS, batch)
+    Idempotency(FUNCTION, table, 3600, PutsFail(client)).records.settle(done(delivered), [], batch)
+    assert "could not write a batch's deliveries" in logs.getvalue()
+    ledger = Idempotency(FUNCTION, table, 3600, client).records
+    assert ledger.claim(delivered, REMAINING_MS, new_batch()) == [Claim.DONE] * 3
+    found = ledger.find([delivered[0][0]])
+    assert found is not None and found.status == "COMPLETED"
+
+
 def test_a_key_settled_twice_in_one_batch_is_one_write(moto, table):
-    # DynamoDB refuses a batch write that names a key twice; the store keeps the last write for each key.
+    # DynamoDB refuses a batch write that names a key twice; the batch item keeps the last settlement for each key.
     client, sent = counting_client(moto)
     ledger = Idempotency(FUNCTION, table, 3600, client).records
     [entry] = entries("twice", 1)
-    ledger.claim([entry], REMAINING_MS)
+    batch = new_batch()
+    ledger.claim([entry], REMAINING_MS, batch)
     sent.clear()
-    ledger.settle(done([entry, entry]), [])
-    assert sent == {"BatchWriteItem": 1}
-    assert ledger.claim([entry], REMAINING_MS) == [Claim.DONE]
+    ledger.settle(done([entry, entry]), [], batch)
+    assert sent == {"PutItem": 1}
+    assert ledger.claim([entry], REMAINING_MS, new_batch()) == [Claim.DONE]

@@ -62,7 +62,7 @@ def test_with_no_time_left_no_object_is_held_and_nothing_is_sent():
 def test_records_whose_turn_comes_after_the_claim_deadline_are_not_claimed_and_are_retried_soon():
     ledger = RecordLedger(cast(SettlingStore, Untouchable()))
 
-    claims = ledger.claim([("key:a", "{}"), ("key:b", "{}")], 30_000, by=Deadline.in_seconds(-1))
+    claims = ledger.claim([("key:a", "{}"), ("key:b", "{}")], 30_000, "batch", by=Deadline.in_seconds(-1))
 
     assert claims == [Claim.LATE, Claim.LATE]
     failure = claim_failure(Claim.LATE)

@@ -3,9 +3,12 @@
 API requests go through Powertools' ``idempotent_function``; a repeated key gets the stored reply, a key reused
 with another request is refused. Queued records are sent coalesced (one vendor call for many records), which
 no per-call decorator fits, so the ledger drives the same Powertools persistence layer record by record:
-claim each record before the call, mark it done after a delivery, release it after a failure so that a
-retry (or a redrive from the dead-letter queue) is processed again. A claim must be a conditional write of its
-own; the marks and releases of one batch are unconditional and go 25 to a BatchWriteItem.
+claim each record before the call, release it after a failure so that a retry (or a redrive from the dead-letter
+queue) is processed again. A claim must be a conditional write of its own. A delivery writes nothing per record:
+each claim names its batch, and one item per batch (``<function>#record#batch#<token>``) lists the records it
+delivered, so a record costs one write unit, not two (a duplicate's claim reads the batch item to learn it was
+delivered). The releases of one batch, and the few settlements too large for the batch item, go 25 to a
+BatchWriteItem.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import json
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -65,6 +69,12 @@ _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 PARALLEL_TABLE_WRITES = 16
 # DynamoDB's BatchWriteItem takes at most 25 writes.
 BATCH_WRITE_LIMIT = 25
+# The attribute of a claim that names its batch.
+_BATCH_ATTRIBUTE = "batch"
+# A batch item stays well under DynamoDB's 400 KB item limit; the settlements that do not fit are written to their
+# records, as is one larger than ``BATCHED_SETTLEMENT_BYTES`` (a record with many vendor ids would fill the item).
+BATCH_ITEM_BYTES = 300_000
+BATCHED_SETTLEMENT_BYTES = 500
 # Rounds of resending what BatchWriteItem left unprocessed (throttling), with backoff, before giving up.
 _BATCH_WRITE_ROUNDS = 5
 _BATCH_WRITE_BACKOFF_SECONDS = 0.05
@@ -79,6 +89,19 @@ class Claim(StrEnum):
     MISMATCH = "mismatch"  # the key was used before for another body
     UNAVAILABLE = "unavailable"  # the ledger could not be read or written
     LATE = "late"  # not tried: the time for claiming ran out first
+
+
+class ClaimedBefore(IdempotencyItemAlreadyExistsError):
+    """A record claimed already: its stored record, and the batch whose claim it is (None when settled or released)."""
+
+    def __init__(self, old_data_record: DataRecord, batch: str | None) -> None:
+        super().__init__(old_data_record=old_data_record)
+        self.batch = batch
+
+
+def new_batch() -> str:
+    """A token naming one invocation's batch in the ledger: its claims and the item listing what it delivered."""
+    return uuid.uuid4().hex
 
 
 class _Unsaved(Exception):  # a carrier, not an error: the reply Powertools must not store
@@ -211,6 +234,136 @@ class SettlingStore(DynamoDBPersistenceLayer):
         with ThreadPoolExecutor(max_workers=PARALLEL_TABLE_WRITES) as pool:
             list(pool.map(self._write_batch, chunks))
 
+    def claim(self, data: dict[str, Any], remaining_ms: int, batch: str, *, taking_over: str | None = None) -> None:
+        """Claim ``data``'s record for ``batch`` until ``remaining_ms`` from now, as Powertools' in-progress record.
+
+        The condition is Powertools' (no record, an expired one, or a claim whose time ran out), except that a claim
+        naming a batch is not taken by time alone: its batch may have delivered it (``batch_outcome``). Only
+        ``taking_over`` that batch's claim, once the batch is known not to have delivered it, replaces it. Raises
+        ``ClaimedBefore`` (with the stored record) when the record is not free, ``IdempotencyValidationError`` when it
+        was stored for another body.
+        """
+        record = DataRecord(
+            idempotency_key=str(self._get_hashed_idempotency_key(data)),
+            status=STATUS_CONSTANTS["INPROGRESS"],
+            expiry_timestamp=self._get_expiry_timestamp(),
+            in_progress_expiry_timestamp=int(time.time() * 1000) + remaining_ms,
+            payload_hash=self._get_hashed_payload(data),
+        )
+        item = {**self._claim_item(record), _BATCH_ATTRIBUTE: {"S": batch}}
+        names = {
+            "#id": self.key_attr,
+            "#expiry": self.expiry_attr,
+            "#in_progress_expiry": self.in_progress_expiry_attr,
+            "#status": self.status_attr,
+            "#batch": _BATCH_ATTRIBUTE,
+        }
+        now = time.time()
+        values: dict[str, Any] = {
+            ":now": {"N": str(int(now))},
+            ":now_in_millis": {"N": str(int(now * 1000))},
+            ":inprogress": {"S": STATUS_CONSTANTS["INPROGRESS"]},
+        }
+        free = (
+            "attribute_not_exists(#id) OR #expiry < :now OR (#status = :inprogress AND "
+            "attribute_exists(#in_progress_expiry) AND #in_progress_expiry < :now_in_millis AND "
+            "attribute_not_exists(#batch))"
+        )
+        if taking_over is not None:
+            free += " OR #batch = :taken"
+            values[":taken"] = {"S": taking_over}
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression=free,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if aws_error_name(error) != "ConditionalCheckFailedException":
+                raise
+            # The stubs do not list the item DynamoDB returns with a refusal.
+            stored = cast(Mapping[str, Any], error.response).get("Item")
+            if stored is None:
+                raise IdempotencyItemAlreadyExistsError() from error
+            old = self._item_to_data_record(dict(stored))
+            self._validate_payload(data_payload=record, stored_data_record=old)
+            raise ClaimedBefore(old, stored.get(_BATCH_ATTRIBUTE, {}).get("S")) from error
+
+    def batch_outcome(self, batch: str) -> Mapping[str, Any]:
+        """What ``batch`` delivered: each record's settlement by its hashed key (none before the batch settled)."""
+        answer = self.client.get_item(
+            TableName=self.table_name, Key=self._get_key(self._batch_key(batch)), ConsistentRead=True
+        )
+        item = answer.get("Item")
+        if item is None:
+            return {}
+        at = item.get("at", {}).get("S")
+        return {
+            f"{self.function_name}#{short}": {
+                "state": "delivered",
+                **({"at": at} if at else {}),
+                **json.loads(value["S"]),
+            }
+            for short, value in item.get("delivered", {}).get("M", {}).items()
+        }
+
+    def record_batch(self, batch: str, delivered: Mapping[str, dict[str, Any]], at: str) -> None:
+        """Write ``batch``'s item: each delivered record's settlement (less its state and time) by its hashed key."""
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={
+                **self._get_key(self._batch_key(batch)),
+                self.expiry_attr: {"N": str(self._get_expiry_timestamp())},
+                "at": {"S": at},
+                # By the hash alone: the function's prefix, repeated per record, would be a third of the item.
+                "delivered": {"M": {_hash(key): {"S": json.dumps(kept)} for key, kept in delivered.items()}},
+            },
+        )
+
+    def hashed_key(self, data: dict[str, Any]) -> str:
+        """``data``'s record key as stored, and as a batch item names it."""
+        return str(self._get_hashed_idempotency_key(data))
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        """The stored record; a claim its batch delivered reads as completed, with the batch's settlement."""
+        answer = self.client.get_item(
+            TableName=self.table_name, Key=self._get_key(idempotency_key), ConsistentRead=True
+        )
+        item = answer.get("Item")
+        if item is None:
+            raise IdempotencyItemNotFoundError
+        record = self._item_to_data_record(item)
+        batch = item.get(_BATCH_ATTRIBUTE, {}).get("S")
+        if batch is None or record.status != STATUS_CONSTANTS["INPROGRESS"]:
+            return record
+        settlement = self.batch_outcome(batch).get(idempotency_key)
+        if settlement is None:
+            return record
+        return DataRecord(
+            idempotency_key=idempotency_key,
+            status=STATUS_CONSTANTS["COMPLETED"],
+            expiry_timestamp=record.expiry_timestamp,
+            response_data=json.dumps(settlement),
+            payload_hash=record.payload_hash,
+        )
+
+    def _batch_key(self, batch: str) -> str:
+        return f"{self.function_name}#batch#{batch}"
+
+    def _claim_item(self, record: DataRecord) -> dict[str, Any]:
+        item = {
+            **self._get_key(record.idempotency_key),
+            self.expiry_attr: {"N": str(record.expiry_timestamp)},
+            self.status_attr: {"S": record.status},
+            self.in_progress_expiry_attr: {"N": str(record.in_progress_expiry_timestamp)},
+        }
+        if self.payload_validation_enabled:
+            item[self.validation_key_attr] = {"S": record.payload_hash}
+        return item
+
     def _update_record(self, data_record: DataRecord) -> None:
         settles = getattr(self._collecting, "settles", None)
         if settles is None:
@@ -288,8 +441,10 @@ class RecordLedger:
     def __init__(self, store: SettlingStore) -> None:
         self._store = store
 
-    def claim(self, entries: list[tuple[str, str]], remaining_ms: int, by: Deadline | None = None) -> list[Claim]:
-        """Claim each ``(key, body)`` for this invocation, in order; the claim expires with the invocation.
+    def claim(
+        self, entries: list[tuple[str, str]], remaining_ms: int, batch: str, by: Deadline | None = None
+    ) -> list[Claim]:
+        """Claim each ``(key, body)`` for ``batch`` (``new_batch``), in order; the claim expires with the invocation.
 
         A record whose turn comes after ``by`` is not tried (``LATE``): a slow table must not take the time the
         claimed records need to be delivered and settled.
@@ -298,18 +453,43 @@ class RecordLedger:
         def claim(entry: tuple[str, str]) -> Claim:
             if by is not None and by.remaining() <= 0:
                 return Claim.LATE
-            return self._claim(entry[0], entry[1], remaining_ms)
+            return self._claim(entry[0], entry[1], remaining_ms, batch)
 
         with ThreadPoolExecutor(max_workers=PARALLEL_TABLE_WRITES) as pool:
             return list(pool.map(claim, entries))
 
-    def settle(self, delivered: Settled, failed: Settled) -> None:
-        """Mark ``delivered`` records done and release ``failed`` ones, so that a later attempt is processed.
+    def settle(self, delivered: Settled, failed: Settled, batch: str) -> None:
+        """Record ``batch``'s ``delivered`` records in its batch item and release ``failed`` ones for a later attempt.
 
-        Each ``((key, body), settlement)`` keeps its settlement (``connectors.deliveries``) in the record.
+        Each ``((key, body), settlement)`` keeps its settlement (``connectors.deliveries``): a delivered record's in
+        the batch item, unless it is large or the item is full (then in the record, as Powertools completes one);
+        a failed record's in the record. If the batch item cannot be written, each delivered record is completed.
         """
+        batched: dict[str, dict[str, Any]] = {}
+        completed: Settled = []
+        size = 0
+        for (key, body), settlement in delivered:
+            kept = settlement.stored()
+            kept.pop("state", None)
+            kept.pop("at", None)
+            entry_size = len(json.dumps(kept)) + 40  # the hash and the attribute's overhead
+            if entry_size > BATCHED_SETTLEMENT_BYTES or size + entry_size > BATCH_ITEM_BYTES:
+                completed.append(((key, body), settlement))
+                continue
+            batched[self._store.hashed_key({"key": key, "body": body})] = kept
+            size += entry_size
+        if batched:
+            at = next((settled.at for _, settled in delivered if settled.at is not None), None)
+            try:
+                self._store.record_batch(batch, batched, at.isoformat() if at else "")
+            except (BotoCoreError, ClientError) as error:
+                logger.warning(
+                    "could not write a batch's deliveries; completing its records one by one",
+                    extra={"error": aws_error_name(error)},
+                )
+                completed = list(delivered)
         with self._store.batched():
-            for (key, body), settlement in delivered:
+            for (key, body), settlement in completed:
                 self._store.save_success({"key": key, "body": body}, result=settlement.stored())
             for (key, body), settlement in failed:
                 self._store.release({"key": key, "body": body}, settlement.stored())
@@ -318,20 +498,22 @@ class RecordLedger:
         """The record of the first of ``keys`` that has one; None when none has. Raises when the table fails."""
         return find_record(self._store, keys)
 
-    def _claim(self, key: str, body: str, remaining_ms: int) -> Claim:
+    def _claim(self, key: str, body: str, remaining_ms: int, batch: str) -> Claim:
         data = {"key": key, "body": body}
         try:
-            self._store.save_inprogress(data, remaining_time_in_millis=remaining_ms)
+            self._store.claim(data, remaining_ms, batch)
         except IdempotencyValidationError:
             return Claim.MISMATCH
         except IdempotencyItemAlreadyExistsError as exists:
-            return self._existing(data, exists)
+            return self._existing(data, exists, remaining_ms, batch)
         except Exception:
             logger.exception("could not claim a record in the idempotency table")
             return Claim.UNAVAILABLE
         return Claim.NEW
 
-    def _existing(self, data: dict[str, str], exists: IdempotencyItemAlreadyExistsError) -> Claim:
+    def _existing(
+        self, data: dict[str, str], exists: IdempotencyItemAlreadyExistsError, remaining_ms: int, batch: str
+    ) -> Claim:
         record = exists.old_data_record
         if record is None:  # older DynamoDB answers carry no item: read it
             try:
@@ -345,7 +527,34 @@ class RecordLedger:
                 return Claim.UNAVAILABLE
         if record is not None and record.status == STATUS_CONSTANTS["COMPLETED"]:
             return Claim.DONE
-        return Claim.BUSY
+        earlier = exists.batch if isinstance(exists, ClaimedBefore) else None
+        if earlier is None:
+            return Claim.BUSY
+        return self._claimed_in_batch(data, record, earlier, remaining_ms, batch)
+
+    def _claimed_in_batch(
+        self, data: dict[str, str], record: DataRecord | None, earlier: str, remaining_ms: int, batch: str
+    ) -> Claim:
+        """A record an earlier batch claimed: delivered by it, still being sent, or left when its invocation ended."""
+        try:
+            if self._store.hashed_key(data) in self._store.batch_outcome(earlier):
+                return Claim.DONE
+            held_until = record.in_progress_expiry_timestamp if record is not None else None
+            if held_until is not None and held_until > time.time() * 1000:
+                return Claim.BUSY
+            # Its invocation ended without recording a delivery or a release (it crashed, or the table failed it):
+            # the record was not delivered by it as far as anyone can know, so it is claimed again.
+            self._store.claim(data, remaining_ms, batch, taking_over=earlier)
+        except IdempotencyItemAlreadyExistsError:
+            return Claim.BUSY  # another invocation took it over first
+        except Exception:
+            logger.exception("could not read a batch's deliveries from the idempotency table")
+            return Claim.UNAVAILABLE
+        return Claim.NEW
+
+
+def _hash(key: str) -> str:
+    return key.rpartition("#")[2]
 
 
 def find_record(store: DynamoDBPersistenceLayer, keys: list[str]) -> DataRecord | None:

@@ -16,7 +16,7 @@ from connectors.deadline import Deadline
 from connectors.deliveries import DeliveryState, Settlement, now_utc
 from connectors.failure_log import caught_unexpected
 from connectors.failures import ConnectorError, unexpected
-from connectors.idempotency import Claim, RecordLedger, Settled, claim_failure
+from connectors.idempotency import Claim, RecordLedger, Settled, claim_failure, new_batch
 from connectors.models.common import DEFAULT_CONNECTION
 from connectors.models.errors import ErrorResponse
 from connectors.observability import metrics
@@ -45,6 +45,8 @@ class Claimed:
     """By message id."""
     entries: dict[str, tuple[str, str]]
     """By message id: ``(ledger key, body)`` of each record this invocation claimed, to be settled."""
+    batch: str
+    """The token the claims name (``idempotency.new_batch``): the batch item that settles them has it."""
 
 
 def ledger_key(record: SQSRecord, connection: str) -> str:
@@ -73,8 +75,11 @@ def deliver_claimed[C: BaseModel](
         (ledger_key(record, getattr(command, "connection", DEFAULT_CONNECTION)), record.body)
         for record, command, _ in parsed
     ]
+    batch = new_batch()
     claims = (
-        ledger.claim(entries, remaining_ms, claim_by) if ledger is not None and parsed else [Claim.NEW] * len(parsed)
+        ledger.claim(entries, remaining_ms, batch, claim_by)
+        if ledger is not None and parsed
+        else [Claim.NEW] * len(parsed)
     )
     outcomes: dict[str, Outcome] = {}
     sending: list[tuple[SQSRecord, C, tuple[str, str]]] = []
@@ -90,11 +95,11 @@ def deliver_claimed[C: BaseModel](
             continue
         outcomes[record.message_id] = claim_failure(claim)
     if not sending:
-        return Claimed(outcomes, {})
+        return Claimed(outcomes, {}, batch)
     results = _process_isolating([command for _, command, _ in sending], infos, process)
     outcomes.update(zip([record.message_id for record, _, _ in sending], results, strict=True))
     claimed = {record.message_id: entry for record, _, entry in sending} if ledger is not None else {}
-    return Claimed(outcomes, claimed)
+    return Claimed(outcomes, claimed, batch)
 
 
 def settle_claimed(
@@ -106,8 +111,9 @@ def settle_claimed(
 ) -> None:
     """Settle each claimed record in the ledger by its outcome. Never raises.
 
-    A delivered (or superseded) record is done, with the vendor ids; a failed one is released, keeping its error and
-    either when it is retried (``retry_at``, epoch seconds, by message id) or that it was dead-lettered.
+    A delivered (or superseded) record is done, with the vendor ids (in the batch's item); a failed one is released,
+    keeping its error and either when it is retried (``retry_at``, epoch seconds, by message id) or that it was
+    dead-lettered.
     """
     now = now_utc()
     delivered: Settled = []
@@ -129,7 +135,7 @@ def settle_claimed(
         when = datetime.fromtimestamp(due, UTC) if due is not None else None
         failed.append((entry, Settlement(state=state, at=now, attempts=attempts, error=error, retry_at=when)))
     try:
-        ledger.settle(delivered=delivered, failed=failed)
+        ledger.settle(delivered=delivered, failed=failed, batch=claimed.batch)
     except Exception as error:
         # Claims left unsettled expire with the invocation; the outcomes stand.
         caught_unexpected(error, "settling records in the idempotency table")
