@@ -91,7 +91,8 @@ def test_bench_writes_consistent_figures_and_the_table(tmp_path: Path) -> None:
             rel_tol=0.01,
         )
         assert figures["peak_memory_mb"] > 0
-        assert figures["aws_requests_per_record"]["dynamodb ledger writes"] == 2
+        # A claim per record, and per invocation one item listing the records it delivered.
+        assert 1 < figures["aws_requests_per_record"]["dynamodb ledger writes"] < 2
         assert math.isclose(
             figures["speedup_vs_reference"],
             figures["records_per_second"] / figures["reference"]["records_per_second"],
@@ -146,13 +147,12 @@ def test_counted_calls_are_the_sandbox_log_and_every_record_landed(tmp_path: Pat
             assert sorted(sent) == sorted(tokens)  # every record went out exactly once
             assert run.invocations.records == records
             counted = run.aws_requests
-            # Each record: a claim and a settle in the ledger, a hold and a release of its own object's mark.
-            assert counted["dynamodb ledger writes"] == 2 * records
+            # Each record: a claim in the ledger, a hold and a release of its own object's mark; each invocation
+            # one ledger item listing the records it delivered. Nothing failed, so nothing was released.
+            assert records < counted["dynamodb ledger writes"] <= records + run.invocations.count
             assert counted["dynamodb order writes"] == 2 * records
             assert counted["dynamodb order requests"] == 2 * records  # single-item writes
-            # Claims go one to a request, settles 25 to a BatchWriteItem.
-            assert records < counted["dynamodb ledger requests"] < 2 * records
-            assert counted["dynamodb PutItem"] >= records and counted["dynamodb BatchWriteItem"] >= 1
+            assert counted["dynamodb PutItem"] >= records and "dynamodb BatchWriteItem" not in counted
             assert counted["sqs DeleteMessageBatch"] >= 1
             assert "sqs GetQueueAttributes" not in counted  # the bench's own requests are left out
             if vendor is PROCORE:

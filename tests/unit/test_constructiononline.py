@@ -103,7 +103,11 @@ class FakeConstructionOnline:
         self.applied: list[tuple[int, str]] = []
         self.active = 0
         self.peak = 0
+        self.booked_ahead: list[int] = []
         self.lock = threading.Lock()
+
+    def book_ahead(self, updates, deadline):
+        self.booked_ahead.append(updates)
 
     def update(self, change_order_id, co_info, deadline):
         with self.lock:
@@ -128,6 +132,7 @@ def test_updates_go_out_concurrently_within_the_bound():
     results = update_change_orders(commands, lambda _: fake, Deadline.in_seconds(30), concurrency=4)
     assert fake.peak == 4
     assert [r.record["ID"] for r in results if r.record] == list(range(1, 9))
+    assert fake.booked_ahead == [8]  # the slots of all eight booked at once
 
 
 def test_updates_to_one_change_order_keep_their_order_and_404_is_a_rejection():

@@ -531,3 +531,68 @@ def test_with_a_table_the_connection_gets_its_item_in_it():
     limiter = connection_limiter("RateLimitTable", "procore", "north", [], lambda: table)
     assert isinstance(limiter, SharedLimiter) and limiter.key == limiter_key("procore", "north")
     assert limiter.key == "procore#north#limit"
+
+
+# Booking ahead
+
+
+def test_slots_booked_ahead_are_one_write_and_handed_out_in_order_without_another():
+    table = ScriptedTable(WRITTEN)
+    clock = Clock()
+    limiter = shared(table, clock=clock)
+    limiter.book_ahead(4, WITHIN)
+    [call] = table.calls
+    assert written(call)["next_slots"] == {KEY: at(NOW + 4 * INTERVAL)}  # four slots in the one write
+    assert [limiter.reserve(WITHIN).wait for _ in range(4)] == pytest.approx(
+        [0.0, INTERVAL, 2 * INTERVAL, 3 * INTERVAL]
+    )
+    assert len(table.calls) == 1
+    # The fifth books on from where the four left off, in a write of its own.
+    table.answers.append(WRITTEN)
+    assert limiter.reserve(WITHIN).wait == pytest.approx(4 * INTERVAL)
+    assert written(table.calls[1])["seen"] == 1
+
+
+def test_only_the_slots_within_the_senders_time_are_booked_ahead():
+    table = ScriptedTable(WRITTEN, WRITTEN)
+    limiter = shared(table)
+    limiter.book_ahead(10, 2.5 * INTERVAL)  # room for the slots at 0, 1 and 2 intervals
+    assert written(table.calls[0])["next_slots"] == {KEY: at(NOW + 3 * INTERVAL)}
+
+
+def test_a_slot_booked_ahead_that_passed_unused_is_dropped_not_sent_late():
+    table = ScriptedTable(WRITTEN, WRITTEN)
+    clock = Clock()
+    limiter = shared(table, clock=clock)
+    limiter.book_ahead(3, WITHIN)
+    clock.now += 1.5 * INTERVAL  # the first two passed while nothing was sent
+    assert limiter.reserve(WITHIN).wait == pytest.approx(0.5 * INTERVAL)  # the third
+    assert limiter.reserve(WITHIN).wait == pytest.approx(1.5 * INTERVAL)  # then a new booking after it
+    assert len(table.calls) == 2
+
+
+def test_a_pause_voids_the_slots_booked_ahead():
+    table = ScriptedTable(WRITTEN, WRITTEN, WRITTEN)
+    clock = Clock()
+    limiter = shared(table, clock=clock)
+    limiter.book_ahead(3, WITHIN)
+    limiter.pause_until(NOW + 10)
+    assert limiter.reserve(WITHIN).wait == pytest.approx(10.0)  # booked anew, after the pause
+
+
+def test_one_request_is_not_booked_ahead():
+    table = ScriptedTable()
+    shared(table).book_ahead(1, WITHIN)
+    assert table.calls == []
+
+
+def test_booking_ahead_on_an_unusable_table_falls_back_to_the_local_limiter(warnings):
+    clock = Clock()
+    table = ScriptedTable(failed("ResourceNotFoundException"))
+    fallback = LocalLimiter([PRIME_BUDGET], clock=clock.time, wall_clock=clock.time)
+    limiter = shared(table, clock=clock, fallback=fallback)
+    limiter.book_ahead(3, WITHIN)
+    assert free(limiter) == 0.0 and free(limiter) == pytest.approx(INTERVAL)  # the local limiter's slots
+    assert len(table.calls) == 1  # the table not tried again
+    [warning] = warnings()
+    assert warning["error"] == "ResourceNotFoundException"

@@ -36,10 +36,14 @@ class ScriptedLimiter:
         self.everywheres = []
         self.withins = []
         self.pauses = []
+        self.booked_ahead = []
 
     def reserve(self, within):
         self.withins.append(within)
         return self.slots.pop(0) if self.slots else Slot(0.0)
+
+    def book_ahead(self, requests, within):
+        self.booked_ahead.append((requests, within))
 
     def pause_until(self, until):
         self.pauses.append(until)
@@ -203,6 +207,13 @@ def test_a_slot_is_booked_only_within_the_time_left_for_an_attempt():
     clock, limiter = Clock(), ScriptedLimiter()
     send(make(client, clock, limiter), clock, seconds=20.0)
     assert limiter.withins == [pytest.approx(20.0 - RetryPolicy().minimum_attempt_time)]
+
+
+def test_slots_booked_ahead_are_those_the_time_left_for_an_attempt_allows():
+    client, _ = vendor()
+    clock, limiter = Clock(), ScriptedLimiter()
+    make(client, clock, limiter).book_ahead(6, Deadline.in_seconds(20.0, clock.time))
+    assert limiter.booked_ahead == [(6, pytest.approx(20.0 - RetryPolicy().minimum_attempt_time))]
 
 
 def test_no_slot_before_the_deadline_is_rate_limited_without_calling_the_vendor():

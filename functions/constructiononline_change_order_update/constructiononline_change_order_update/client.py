@@ -34,6 +34,8 @@ class ChangeOrderClient(Protocol):
 
     def update(self, change_order_id: int, co_info: CoInfo, deadline: Deadline) -> dict[str, Any]: ...
 
+    def book_ahead(self, updates: int, deadline: Deadline) -> None: ...
+
 
 def update_url(base_url: str, change_order_id: int, co_info: CoInfo) -> str:
     """``{base}/api/ChangeOrders/{id}?coInfo=<percent-encoded JSON>``; too long a query is refused up front."""
@@ -75,6 +77,10 @@ class ConstructionOnlineClient:
         self._http = http
         self._base_url = base_url
         self._auth = auth
+
+    def book_ahead(self, updates: int, deadline: Deadline) -> None:
+        """Book the request slots of ``updates`` updates about to be sent, at once."""
+        self._http.book_ahead(updates, deadline)
 
     def update(self, change_order_id: int, co_info: CoInfo, deadline: Deadline) -> dict[str, Any]:
         """Change the given properties; return the edited change order."""

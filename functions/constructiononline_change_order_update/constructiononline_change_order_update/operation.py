@@ -6,8 +6,10 @@ last one applied; different change orders go concurrently.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +42,11 @@ def update_change_orders(
     for index, command in enumerate(commands):
         lanes.setdefault((command.connection, command.id), []).append(index)
     results: list[UpdateResult] = [UpdateResult() for _ in commands]
+    # Each connection's slots booked for all its updates at once: one write of its shared limiter, not one each.
+    for connection, updates in Counter(command.connection for command in commands).items():
+        # A connection that cannot be used fails each of its updates below, with the reason.
+        with suppress(ConnectorError):
+            client_for(connection).book_ahead(updates, deadline)
 
     def run_lane(indexes: list[int]) -> None:
         for index in indexes:

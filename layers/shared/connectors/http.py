@@ -80,6 +80,10 @@ class VendorHttp:
         self._jitter = jitter
         self._limiter = limiter or LocalLimiter(wall_clock=wall_clock)
 
+    def book_ahead(self, requests: int, deadline: Deadline) -> None:
+        """Book slots for ``requests`` requests about to be sent, at once (one write of a shared limiter)."""
+        self._limiter.book_ahead(requests, within=deadline.remaining() - self.policy.minimum_attempt_time)
+
     def send(
         self,
         request: httpx.Request,

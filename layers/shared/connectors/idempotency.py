@@ -292,23 +292,25 @@ class SettlingStore(DynamoDBPersistenceLayer):
             self._validate_payload(data_payload=record, stored_data_record=old)
             raise ClaimedBefore(old, stored.get(_BATCH_ATTRIBUTE, {}).get("S")) from error
 
-    def batch_outcome(self, batch: str) -> Mapping[str, Any]:
-        """What ``batch`` delivered: each record's settlement by its hashed key (none before the batch settled)."""
+    def batch_outcome(self, batch: str, key: str) -> dict[str, Any] | None:
+        """The settlement ``batch`` recorded for the record stored under ``key``; None when it delivered no such record.
+
+        Only that record's entry is read back (the item holds the whole batch's); DynamoDB still bills its reads by
+        the whole item's size, which only a duplicate or the status route pays.
+        """
         answer = self.client.get_item(
-            TableName=self.table_name, Key=self._get_key(self._batch_key(batch)), ConsistentRead=True
+            TableName=self.table_name,
+            Key=self._get_key(self._batch_key(batch)),
+            ConsistentRead=True,
+            ProjectionExpression="#delivered.#record, #at",
+            ExpressionAttributeNames={"#delivered": "delivered", "#record": _hash(key), "#at": "at"},
         )
-        item = answer.get("Item")
-        if item is None:
-            return {}
+        item = answer.get("Item", {})
+        entry = item.get("delivered", {}).get("M", {}).get(_hash(key))
+        if entry is None:
+            return None
         at = item.get("at", {}).get("S")
-        return {
-            f"{self.function_name}#{short}": {
-                "state": "delivered",
-                **({"at": at} if at else {}),
-                **json.loads(value["S"]),
-            }
-            for short, value in item.get("delivered", {}).get("M", {}).items()
-        }
+        return {"state": "delivered", **({"at": at} if at else {}), **json.loads(entry["S"])}
 
     def record_batch(self, batch: str, delivered: Mapping[str, dict[str, Any]], at: str) -> None:
         """Write ``batch``'s item: each delivered record's settlement (less its state and time) by its hashed key."""
@@ -339,7 +341,7 @@ class SettlingStore(DynamoDBPersistenceLayer):
         batch = item.get(_BATCH_ATTRIBUTE, {}).get("S")
         if batch is None or record.status != STATUS_CONSTANTS["INPROGRESS"]:
             return record
-        settlement = self.batch_outcome(batch).get(idempotency_key)
+        settlement = self.batch_outcome(batch, idempotency_key)
         if settlement is None:
             return record
         return DataRecord(
@@ -537,7 +539,7 @@ class RecordLedger:
     ) -> Claim:
         """A record an earlier batch claimed: delivered by it, still being sent, or left when its invocation ended."""
         try:
-            if self._store.hashed_key(data) in self._store.batch_outcome(earlier):
+            if self._store.batch_outcome(earlier, self._store.hashed_key(data)) is not None:
                 return Claim.DONE
             held_until = record.in_progress_expiry_timestamp if record is not None else None
             if held_until is not None and held_until > time.time() * 1000:

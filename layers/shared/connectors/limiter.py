@@ -12,6 +12,10 @@ A sender books the next free slot and sleeps until it, so waiting senders do not
 after a sleep it asks whether a pause began meanwhile (``held``), and if one did its slot is void and it books
 again after the pause.
 
+A sender that knows it has several requests to make books their slots at once (``book_ahead``): a shared limiter
+then writes its item once for all of them, and ``reserve`` hands them out in order (a slot that passed unused is
+dropped, never used late).
+
 A ``LocalLimiter`` knows only its own process, so N warm containers send N times the budget; a ``SharedLimiter``
 keeps the schedule in DynamoDB, so the containers stay under the vendor's limits together and all of them stop as
 soon as one of them learns of a pause.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -68,6 +73,10 @@ class Limiter(Protocol):
 
     def reserve(self, within: float) -> Slot:
         """Book the next free slot if it opens within ``within`` seconds; otherwise book nothing."""
+        ...
+
+    def book_ahead(self, requests: int, within: float) -> None:
+        """Book up to ``requests`` slots that open within ``within`` seconds, for ``reserve`` to hand out in order."""
         ...
 
     def pause_until(self, until: float) -> None:
@@ -197,6 +206,9 @@ class LocalLimiter:
             self._schedule = booked or self._schedule
             return slot
 
+    def book_ahead(self, requests: int, within: float) -> None:
+        """Nothing: this process books each slot as it is reserved at no cost."""
+
     def pause_until(self, until: float) -> None:
         """Hold requests until the wall-clock time ``until``."""
         with self._lock:
@@ -251,11 +263,16 @@ class SharedLimiter:
         self._lock = threading.Lock()
         # A container's senders write the item one at a time: at once they would only refuse each other's writes.
         self._writing = threading.Lock()
+        # Slots booked ahead (epoch seconds, in order) and not handed out yet.
+        self._ahead: deque[float] = deque()
 
     def reserve(self, within: float) -> Slot:
-        """Book the first slot every shared budget allows if it opens within ``within`` seconds."""
+        """The next slot booked ahead, else the first slot every shared budget allows if it opens within ``within``."""
         if self._clock() < self._table_down_until:
             return self._fallback.reserve(within)
+        ahead = self._take_ahead(within)
+        if ahead is not None:
+            return ahead
         try:
             if not self._budgets:
                 wait = self._pause_left()
@@ -265,8 +282,34 @@ class SharedLimiter:
             self._table_failed(error)
             return self._fallback.reserve(within)
 
+    def book_ahead(self, requests: int, within: float) -> None:
+        """Book up to ``requests`` slots in one write of the item (as many as open within ``within`` seconds)."""
+        if requests < 2 or not self._budgets or self._clock() < self._table_down_until:
+            return  # one request books its own slot in the same one write
+        try:
+            with self._writing:
+                for _ in range(WRITES_PER_RESERVATION):
+                    now = self._clock()
+                    schedule, slots = self._seen, []
+                    for _ in range(requests):
+                        slot, booked = schedule.book(self._budgets, now, within)
+                        if booked is None:
+                            break
+                        slots.append(now + slot.wait)
+                        schedule = booked
+                    if not slots:
+                        return
+                    if self._commit(schedule):
+                        with self._lock:
+                            self._ahead.extend(slots)
+                        return
+        except (BotoCoreError, ClientError) as error:
+            self._table_failed(error)
+
     def pause_until(self, until: float) -> None:
         """Record the pause for every container (the latest one wins) and for the local fallback."""
+        with self._lock:
+            self._ahead.clear()  # slots booked before the vendor asked for a pause are void
         self._fallback.pause_until(until)
         if self._clock() < self._table_down_until:
             return
@@ -289,6 +332,18 @@ class SharedLimiter:
         except (BotoCoreError, ClientError) as error:
             self._table_failed(error)
             return self._fallback.held(everywhere=False)
+
+    def _take_ahead(self, within: float) -> Slot | None:
+        """The earliest slot booked ahead that has not passed, if it opens within ``within`` seconds."""
+        now = self._clock()
+        with self._lock:
+            # A slot that passed unused is dropped: sent late, its request could land closer to the next one than
+            # the interval allows. Late by less than half the arrival jitter the interval leaves room for, it is not.
+            while self._ahead and self._ahead[0] < now - ARRIVAL_JITTER_SECONDS / 2:
+                self._ahead.popleft()
+            if not self._ahead or self._ahead[0] - now > within:
+                return None
+            return Slot(max(0.0, self._ahead.popleft() - now))
 
     def _book(self, within: float) -> Slot:
         slot = Slot(min(budget.interval for budget in self._budgets), booked=False)
