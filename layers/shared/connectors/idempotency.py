@@ -13,6 +13,7 @@ BatchWriteItem.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import threading
@@ -309,11 +310,10 @@ class SettlingStore(DynamoDBPersistenceLayer):
         entry = item.get("delivered", {}).get("M", {}).get(_hash(key))
         if entry is None:
             return None
-        at = item.get("at", {}).get("S")
-        return {"state": "delivered", **({"at": at} if at else {}), **json.loads(entry["S"])}
+        return settlement_of_entry(entry["S"], item.get("at", {}).get("S"))
 
-    def record_batch(self, batch: str, delivered: Mapping[str, dict[str, Any]], at: str) -> None:
-        """Write ``batch``'s item: each delivered record's settlement (less its state and time) by its hashed key."""
+    def record_batch(self, batch: str, delivered: Mapping[str, str], at: str) -> None:
+        """Write ``batch``'s item: each delivered record's entry (``batch_entry``) by its hashed key."""
         self.client.put_item(
             TableName=self.table_name,
             Item={
@@ -321,7 +321,7 @@ class SettlingStore(DynamoDBPersistenceLayer):
                 self.expiry_attr: {"N": str(self._get_expiry_timestamp())},
                 "at": {"S": at},
                 # By the hash alone: the function's prefix, repeated per record, would be a third of the item.
-                "delivered": {"M": {_hash(key): {"S": json.dumps(kept)} for key, kept in delivered.items()}},
+                "delivered": {"M": {_hash(key): {"S": entry} for key, entry in delivered.items()}},
             },
         )
 
@@ -467,18 +467,16 @@ class RecordLedger:
         the batch item, unless it is large or the item is full (then in the record, as Powertools completes one);
         a failed record's in the record. If the batch item cannot be written, each delivered record is completed.
         """
-        batched: dict[str, dict[str, Any]] = {}
+        batched: dict[str, str] = {}
         completed: Settled = []
         size = 0
         for (key, body), settlement in delivered:
-            kept = settlement.stored()
-            kept.pop("state", None)
-            kept.pop("at", None)
-            entry_size = len(json.dumps(kept)) + 40  # the hash and the attribute's overhead
+            entry = batch_entry(settlement)
+            entry_size = len(entry.encode()) + 26  # the hash and the map's overhead
             if entry_size > BATCHED_SETTLEMENT_BYTES or size + entry_size > BATCH_ITEM_BYTES:
                 completed.append(((key, body), settlement))
                 continue
-            batched[self._store.hashed_key({"key": key, "body": body})] = kept
+            batched[self._store.hashed_key({"key": key, "body": body})] = entry
             size += entry_size
         if batched:
             at = next((settled.at for _, settled in delivered if settled.at is not None), None)
@@ -555,8 +553,33 @@ class RecordLedger:
         return Claim.NEW
 
 
+def batch_entry(settlement: Settlement) -> str:
+    """A delivered record's entry in its batch's item, as short as it can be: each byte is paid for per record.
+
+    Its state is the item's (delivered) and its time the batch's; a first attempt's count is left out; a settlement
+    that is only vendor ids is their bare list. Compact JSON.
+    """
+    kept = settlement.stored()
+    kept.pop("state", None)
+    kept.pop("at", None)
+    if kept.get("attempts") == 1:
+        del kept["attempts"]
+    if kept.keys() <= {"vendor_ids"}:
+        return json.dumps(kept.get("vendor_ids", []), separators=(",", ":"))
+    return json.dumps(kept, separators=(",", ":"))
+
+
+def settlement_of_entry(entry: str, at: str | None) -> dict[str, Any]:
+    """The settlement a batch item's ``entry`` (``batch_entry``) stands for, delivered at the batch's ``at``."""
+    kept = json.loads(entry)
+    kept = {"vendor_ids": kept} if isinstance(kept, list) else kept
+    return {"state": "delivered", "attempts": 1, **({"at": at} if at else {}), **kept}
+
+
 def _hash(key: str) -> str:
-    return key.rpartition("#")[2]
+    """A stored record key's hash (Powertools' MD5, hex) as a batch item names it: 22 characters of base64."""
+    digest = bytes.fromhex(key.rpartition("#")[2])
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def find_record(store: DynamoDBPersistenceLayer, keys: list[str]) -> DataRecord | None:
