@@ -15,7 +15,9 @@ deferred, and the ratio could not show either.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -25,10 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from devkit.aws import LocalStack
+from devkit.bench.lambda_site import PACKAGES_VARIABLE
 from devkit.invoke import lambda_environment
 from devkit.template import FunctionSpec
 
 TOP_IMPORTS = 10
+# Lambda's Python runtime brings these itself (SnapStart's hooks), so the layer does not install them.
+RUNTIME_PACKAGES = ("snapshot_restore_py",)
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _PROBE = ("-m", "devkit.bench.probe")
 
 
@@ -83,10 +89,39 @@ def measure_cold_start(stack: LocalStack, spec: FunctionSpec, runs: int) -> Cold
 
 
 def probe_environment(stack: LocalStack, spec: FunctionSpec) -> dict[str, str]:
-    """The function's Lambda environment without an AWS endpoint or credentials, and without AWS_SAM_LOCAL."""
+    """The function's Lambda environment without an AWS endpoint or credentials, and without AWS_SAM_LOCAL.
+
+    With the packages its layers install named, so that the probe imports nothing else (``lambda_site``).
+    """
     environment = lambda_environment(spec, stack.function_environment(spec.logical_id), {})
     environment.pop("AWS_SAM_LOCAL")
+    environment[PACKAGES_VARIABLE] = ",".join(layer_packages(spec.layer_dirs))
     return environment
+
+
+def layer_packages(layer_dirs: Sequence[Path]) -> list[str]:
+    """The top-level import names of what the layers' requirements.txt pin, and of the runtime's own packages.
+
+    Read from the distributions installed here, which the development requirements pin to the same versions.
+    """
+    pinned = {
+        _normalized(match.group())
+        for layer in layer_dirs
+        if (layer / "requirements.txt").is_file()
+        for line in (layer / "requirements.txt").read_text().splitlines()
+        if (match := _REQUIREMENT_NAME.match(line.partition("#")[0].strip()))
+    }
+    installed = importlib.metadata.packages_distributions()
+    names = {
+        name
+        for name, distributions in installed.items()
+        if name.isidentifier() and any(_normalized(d) in pinned for d in distributions)
+    }
+    return sorted(names | set(RUNTIME_PACKAGES))
+
+
+def _normalized(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def third_party_imports(files: Sequence[Path], roots: Sequence[Path]) -> list[str]:

@@ -16,10 +16,13 @@ import json
 import sys
 import time
 
+from devkit.bench.lambda_site import confine
+
 
 def main(argv: list[str]) -> None:
     """Run one probe and print its line."""
     mode, *names = argv
+    confine()
     started = time.perf_counter()
     if mode == "handler":
         [handler] = names

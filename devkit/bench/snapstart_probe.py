@@ -14,10 +14,13 @@ import json
 import sys
 import time
 
+from devkit.bench.lambda_site import confine
+
 
 def main(argv: list[str]) -> None:
     """Run the probe and print its line."""
     [handler] = argv
+    confine()
     started = time.perf_counter()
     module = handler.rpartition(".")[0]
     importlib.import_module(module)

@@ -18,6 +18,7 @@ from connectors.models.exact_json import loads_exact
 from connectors.observability import logger, metrics, tracer
 from connectors.operation import Attempt
 from connectors.order import SentInOrder, outcomes_of, send_in_order
+from connectors.snapstart import register_snapstart_hooks
 from constructiononline_change_order_update.client import ConstructionOnlineClient
 from constructiononline_change_order_update.operation import UpdateResult, update_change_orders
 from constructiononline_change_order_update.ordering import ChangeOrderEdits
@@ -55,6 +56,10 @@ def routes() -> APIGatewayRestResolver:
     from constructiononline_change_order_update.routes import app
 
     return app
+
+
+# With SnapStart on, Lambda builds both before the snapshot and renews the container in every restored copy.
+register_snapstart_hooks(runtime, routes)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -10,7 +10,6 @@ from connectors.container import Container
 from connectors.http import RetryPolicy, VendorHttp
 from connectors.limiter import Budget
 from connectors.models.constructiononline import ConstructionOnlineConnection
-from connectors.snapstart import register_snapstart_hooks
 from constructiononline_change_order_update.client import ConstructionOnlineClient, wait_from_message
 
 FUNCTION = "ConstructionOnlineChangeOrderUpdateFunction"
@@ -38,7 +37,3 @@ def build_client(container: Container[ConstructionOnlineClient], connection: str
 def runtime() -> Container[ConstructionOnlineClient]:
     """The container's collaborators, made on the first invocation."""
     return Container(FUNCTION, VENDOR, build_client)
-
-
-# With SnapStart on, Lambda builds it before the snapshot and renews it in every restored copy.
-register_snapstart_hooks(runtime)

@@ -17,6 +17,7 @@ from connectors.models.prime import SovBatchCommand
 from connectors.observability import logger, metrics, tracer
 from connectors.operation import Attempt
 from connectors.order import Delivered, Outcome
+from connectors.snapstart import register_snapstart_hooks
 from prime_change_order_sov_batch.client import PrimeClient
 from prime_change_order_sov_batch.operation import create_sovs
 from prime_change_order_sov_batch.runtime import runtime
@@ -53,6 +54,10 @@ def routes() -> APIGatewayRestResolver:
     from prime_change_order_sov_batch.routes import app
 
     return app
+
+
+# With SnapStart on, Lambda builds both before the snapshot and renews the container in every restored copy.
+register_snapstart_hooks(runtime, routes)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -10,7 +10,6 @@ from connectors.container import Container
 from connectors.http import RetryPolicy, VendorHttp
 from connectors.limiter import Budget
 from connectors.models.prime import PrimeConnection
-from connectors.snapstart import register_snapstart_hooks
 from prime_change_order_sov_batch.client import PrimeClient
 
 FUNCTION = "PrimeChangeOrderSovBatchFunction"
@@ -39,7 +38,3 @@ def build_client(container: Container[PrimeClient], connection: str) -> PrimeCli
 def runtime() -> Container[PrimeClient]:
     """The container's collaborators, made on the first invocation."""
     return Container(FUNCTION, VENDOR, build_client)
-
-
-# With SnapStart on, Lambda builds it before the snapshot and renews it in every restored copy.
-register_snapstart_hooks(runtime)

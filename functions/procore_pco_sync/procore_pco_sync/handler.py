@@ -18,6 +18,7 @@ from connectors.models.procore import PcoSyncCommand
 from connectors.observability import logger, metrics, tracer
 from connectors.operation import Attempt
 from connectors.order import SentInOrder, outcomes_of, send_in_order
+from connectors.snapstart import register_snapstart_hooks
 from procore_pco_sync.client import ProcoreClient
 from procore_pco_sync.operation import SyncResult, sync_commands
 from procore_pco_sync.ordering import PcoEdits
@@ -52,6 +53,10 @@ def routes() -> APIGatewayRestResolver:
     from procore_pco_sync.routes import app
 
     return app
+
+
+# With SnapStart on, Lambda builds both before the snapshot and renews the container in every restored copy.
+register_snapstart_hooks(runtime, routes)
 
 
 @logger.inject_lambda_context(clear_state=True)

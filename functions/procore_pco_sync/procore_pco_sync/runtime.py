@@ -9,7 +9,6 @@ from connectors.auth.procore import procore_token_fetch
 from connectors.container import Container
 from connectors.http import RetryPolicy, VendorHttp
 from connectors.models.procore import ProcoreConnection
-from connectors.snapstart import register_snapstart_hooks
 from procore_pco_sync.client import ProcoreClient
 
 FUNCTION = "ProcorePcoSyncFunction"
@@ -34,7 +33,3 @@ def build_client(container: Container[ProcoreClient], connection: str) -> Procor
 def runtime() -> Container[ProcoreClient]:
     """The container's collaborators, made on the first invocation (not at import, so tests need no reloads)."""
     return Container(FUNCTION, VENDOR, build_client)
-
-
-# With SnapStart on, Lambda builds it before the snapshot and renews it in every restored copy.
-register_snapstart_hooks(runtime)

@@ -19,9 +19,11 @@ type Runtime = Callable[[], Container[Any]]
 """A function's ``runtime()``: builds its container once and returns it every time after."""
 
 
-def build_before_snapshot(runtime: Runtime) -> None:
-    """What the snapshot holds: the container with every AWS client built (their model files loaded)."""
+def build_before_snapshot(runtime: Runtime, routes: Callable[[], object]) -> None:
+    """What the snapshot holds: the container with every AWS client built (their model files loaded), and the
+    API side (``routes``), which a container that gets only batches would otherwise never import."""
     runtime().warm()
+    routes()
 
 
 def renew_after_restore(runtime: Runtime) -> None:
@@ -29,7 +31,7 @@ def renew_after_restore(runtime: Runtime) -> None:
     runtime().renew()
 
 
-def register_snapstart_hooks(runtime: Runtime) -> None:
-    """Register the hooks for the container ``runtime`` builds."""
-    register_before_snapshot(build_before_snapshot, runtime)
+def register_snapstart_hooks(runtime: Runtime, routes: Callable[[], object]) -> None:
+    """Register the hooks for the container ``runtime`` builds and the API app ``routes`` imports."""
+    register_before_snapshot(build_before_snapshot, runtime, routes)
     register_after_restore(renew_after_restore, runtime)
