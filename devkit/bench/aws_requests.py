@@ -11,11 +11,11 @@ record's claim and settle, ``<function>#record#...``), ``order`` (an object's ma
 bench's reference handlers' Powertools records) is ``other``.
 
 DynamoDB's capacity units are counted too (``dynamodb write units``, ``dynamodb read units``, and per kind
-``dynamodb <kind> write units``), as on-demand tables bill them (``devkit.bench.capacity``): each item written
-costs units for the larger of its size before and after the request, read from moto's stored item on either side
-of it (a put's own item where that is larger); each item read, for its stored size. Items changed by another
-request between the two looks are sized as found. An EventBridge ``PutEvents`` also counts its entries
-(``events entries``): EventBridge bills each event, not each request.
+``dynamodb <kind> write units`` and ``dynamodb <kind> read units``), as on-demand tables bill them
+(``devkit.bench.capacity``): each item written costs units for the larger of its size before and after the request,
+read from moto's stored item on either side of it (a put's own item where that is larger); each item read, for its
+stored size. Items changed by another request between the two looks are sized as found. An EventBridge ``PutEvents``
+also counts its entries (``events entries``): EventBridge bills each event, not each request.
 """
 
 from __future__ import annotations
@@ -156,9 +156,9 @@ def capacity_counts(
             counts[f"dynamodb {access.kind} write units"] += units
         else:
             found = new if new is not None else old
-            counts["dynamodb read units"] += read_units(
-                found or 0, consistent=access.consistent, transactional=access.transactional
-            )
+            read = read_units(found or 0, consistent=access.consistent, transactional=access.transactional)
+            counts["dynamodb read units"] += read
+            counts[f"dynamodb {access.kind} read units"] += read
     return dict(counts)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from devkit.bench.cost import RECEIPTS, cost_per_million, requests_per_service, usage
+from devkit.bench.cost import APART, cost_per_million, requests_per_service, usage
 from devkit.bench.medians import aws_requests_per_record, median
 from devkit.bench.throughput import ThroughputRun
 
@@ -35,9 +35,13 @@ def implementation_figures(runs: Sequence[ThroughputRun], memory_mb: int, prices
     figures["aws_requests_per_record"] = aws_requests_per_record(runs)
     by_price = {name: median([cost[name] for cost in costs]) for name in costs[0]}
     figures["cost_per_million_usd"] = by_price.pop("total")
-    figures["receipts_cost_per_million_usd"] = by_price.pop("receipts")
-    # Like for like: what the receipts cost is in its own figure, not among the prices the total sums.
-    figures["cost_per_million_usd_by_price"] = {name: cost for name, cost in by_price.items() if name not in RECEIPTS}
+    # Like for like: what only the functions do (receipts, ordering) is in its own figure, not among the prices the
+    # total sums.
+    for figure, names in APART.items():
+        figures[f"{figure}_cost_per_million_usd"] = by_price.pop(figure)
+        for name in names:
+            by_price.pop(name, None)
+    figures["cost_per_million_usd_by_price"] = by_price
     return figures
 
 
@@ -60,6 +64,7 @@ def comparison_figures(
         "cost_per_million_usd": mine["cost_per_million_usd"],
         "cost_per_million_usd_by_price": mine["cost_per_million_usd_by_price"],
         "receipts_cost_per_million_usd": mine["receipts_cost_per_million_usd"],
+        "ordering_cost_per_million_usd": mine["ordering_cost_per_million_usd"],
         "reference_cost_per_million_usd": theirs["cost_per_million_usd"],
         "cost_ratio_to_reference": round(mine["cost_per_million_usd"] / theirs["cost_per_million_usd"], 4),
         "memory_mb": memory_mb,
@@ -106,8 +111,9 @@ def comparison_lines(key: str, figures: Mapping[str, Any]) -> list[str]:
         f"{figures['lambda_billed_ms_per_record']:.3g}, reference {reference['lambda_billed_ms_per_record']:.3g}",
         f"  cost per million change orders (prices of {figures['prices_read_on']}): ours "
         f"${figures['cost_per_million_usd']:.2f}, reference ${figures['reference_cost_per_million_usd']:.2f} "
-        f"(ratio {figures['cost_ratio_to_reference']:.2f}); receipts apart "
-        f"${figures['receipts_cost_per_million_usd']:.2f}",
+        f"(ratio {figures['cost_ratio_to_reference']:.2f}); apart: receipts "
+        f"${figures['receipts_cost_per_million_usd']:.2f}, ordering "
+        f"{_usd(figures.get('ordering_cost_per_million_usd'))}",
     ]
 
 
@@ -115,7 +121,8 @@ def comparison_table(results: Mapping[str, Any], vendors: Sequence[str]) -> list
     """The comparison's rows for docs/benchmarks.md (vendors measured before the reference existed left out)."""
     lines = [
         "| function | records/s ours / reference | speed-up vs reference | AWS requests per record, ours / reference "
-        "| DynamoDB write units per record | cost per million, ours / reference | receipts per million |",
+        "| DynamoDB write units per record | cost per million, ours / reference "
+        "| apart: receipts, ordering per million |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for key in vendors:
@@ -128,9 +135,15 @@ def comparison_table(results: Mapping[str, Any], vendors: Sequence[str]) -> list
             f"| {figures['speedup_vs_reference']:.2f} | {_services(figures['aws_requests_per_service'])} / "
             f"{_services(reference['aws_requests_per_service'])} | {figures['dynamodb_write_units_per_record']:.3g} / "
             f"{reference['dynamodb_write_units_per_record']:.3g} | ${figures['cost_per_million_usd']:.2f} / "
-            f"${figures['reference_cost_per_million_usd']:.2f} | ${figures['receipts_cost_per_million_usd']:.2f} |"
+            f"${figures['reference_cost_per_million_usd']:.2f} | ${figures['receipts_cost_per_million_usd']:.2f}, "
+            f"{_usd(figures.get('ordering_cost_per_million_usd'))} |"
         )
     return lines
+
+
+def _usd(value: float | None) -> str:
+    """Dollars, or a dash for a figure measured before it existed."""
+    return "-" if value is None else f"${value:.2f}"
 
 
 def _services(per_service: Mapping[str, float]) -> str:

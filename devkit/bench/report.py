@@ -44,7 +44,7 @@ NOT_MEASURED = "not measured"
 _COMPARISON_HEADING = (
     "Against the reference implementation (Powertools' batch and idempotency, one vendor call per record), in the "
     "same run and limits; per record delivered, cost at AWS's us-east-1 on-demand prices (bench/prices.json), "
-    "receipts apart:"
+    "receipts and the order marks apart:"
 )
 _MET = {True: "yes", False: "no", None: NOT_MEASURED}  # a target's ``met``, None where never measured
 

@@ -46,6 +46,7 @@ VENDOR_KEYS = {
     "cost_per_million_usd",
     "reference_cost_per_million_usd",
     "receipts_cost_per_million_usd",
+    "ordering_cost_per_million_usd",
     "reference",
 }
 
@@ -106,6 +107,10 @@ def test_bench_writes_consistent_figures_and_the_table(tmp_path: Path) -> None:
         entries = figures["aws_requests_per_record"]["events entries"]
         assert math.isclose(figures["receipts_cost_per_million_usd"], entries * event_price * 1e6, rel_tol=0.01)
         assert results["parameters"]["sandbox_limits"][key]
+    # Primavera Cloud's creates keep no order; the others' order marks are priced apart from the comparison.
+    assert results["prime"]["ordering_cost_per_million_usd"] == 0
+    assert results["procore"]["ordering_cost_per_million_usd"] > 0
+    assert results["constructiononline"]["ordering_cost_per_million_usd"] > 0
     # One change order per call for ConstructionOnline; Procore coalesces, so never more calls than records.
     assert results["constructiononline"]["vendor_calls"] == records
     assert 1 <= results["procore"]["vendor_calls"] <= records

@@ -27,7 +27,8 @@ COUNTS = {
     "sqs DeleteMessageBatch": 0.1,
     "dynamodb PutItem": 1.0,
     "dynamodb ledger writes": 2.0,  # an item count, not a request
-    "dynamodb write units": 2.0,
+    "dynamodb write units": 4.0,
+    "dynamodb order write units": 2.0,  # of the 4: an object's hold and release
     "dynamodb read units": 0.5,
     "secretsmanager GetSecretValue": 0.01,
     "events PutEvents": 0.1,
@@ -65,19 +66,23 @@ def test_usage_prices_units_events_and_gigabyte_seconds() -> None:
             "sqs_request": 0.6,
             "dynamodb_write_request_unit": 2.0,
             "dynamodb_read_request_unit": 0.5,
+            "ordering_dynamodb_write_request_unit": 2.0,
+            "ordering_dynamodb_read_request_unit": 0.0,
             "secretsmanager_api_call": 0.01,
             "eventbridge_custom_event": 1.0,
         }
     )
 
 
-def test_the_receipts_are_priced_apart_from_the_like_for_like_total() -> None:
+def test_the_receipts_and_the_order_marks_are_priced_apart_from_the_like_for_like_total() -> None:
     cost = cost_per_million(usage(COUNTS, 0.01, 100.0, 512), PRICES)
 
     like_for_like = 0.01 * 2e-7 + 0.05 * 1e-5 + 0.6 * 4e-7 + 2.0 * 6e-7 + 0.5 * 1e-7 + 0.01 * 5e-6
     assert cost["total"] == pytest.approx(like_for_like * 1e6, abs=1e-4)
     assert cost["receipts"] == pytest.approx(1.0)
     assert cost["eventbridge_custom_event"] == pytest.approx(1.0)
+    # The reference keeps no order: the marks' write units are at DynamoDB's price, in a figure of their own.
+    assert cost["ordering"] == pytest.approx(2.0 * 6e-7 * 1e6)
 
 
 def test_the_prices_file_says_when_it_was_read_and_where_each_price_comes_from() -> None:
@@ -86,6 +91,7 @@ def test_the_prices_file_says_when_it_was_read_and_where_each_price_comes_from()
     assert prices["region"] == "us-east-1"
     assert prices["read_on"]
     for name in usage(COUNTS, 0, 0, 512):
+        name = name.removeprefix("ordering_")  # the order marks' units, at DynamoDB's price
         assert prices["prices"][name]["usd"] > 0
         assert prices["prices"][name]["source"].startswith("https://aws.amazon.com/")
     # On-demand DynamoDB after the price cut of November 2024.
@@ -101,13 +107,17 @@ def test_the_comparison_writes_the_issue_s_keys_from_both_implementations_runs()
 
     assert figures["speedup_vs_reference"] == pytest.approx(100.0 / 5.0)
     assert figures["aws_requests_per_service"] == pytest.approx(requests_per_service(COUNTS))
-    assert figures["dynamodb_write_units_per_record"] == pytest.approx(2.0)
+    assert figures["dynamodb_write_units_per_record"] == pytest.approx(4.0)
+    assert figures["ordering_cost_per_million_usd"] == pytest.approx(2.0 * 6e-7 * 1e6)
+    assert figures["reference"]["ordering_cost_per_million_usd"] == 0
     assert figures["reference"]["aws_requests_per_service"] == pytest.approx({"sqs": 2.0, "dynamodb": 2.0})
     assert figures["reference"]["dynamodb_write_units_per_record"] == pytest.approx(2.0)
     expected_ours = cost_per_million(usage(COUNTS, 2 / 1000, 5.0, 512), PRICES)
     assert figures["cost_per_million_usd"] == pytest.approx(expected_ours["total"])
     assert figures["receipts_cost_per_million_usd"] == pytest.approx(1.0)
-    assert "eventbridge_custom_event" not in figures["cost_per_million_usd_by_price"]
+    assert figures["cost_per_million_usd_by_price"].keys().isdisjoint(
+        {"eventbridge_custom_event", "ordering_dynamodb_write_request_unit", "receipts", "ordering", "total"}
+    )
     reference_usage = usage({**reference_counts, "dynamodb write units": 2.0}, 0.1, 130.0, 512)
     assert figures["reference_cost_per_million_usd"] == pytest.approx(
         cost_per_million(reference_usage, PRICES)["total"]
