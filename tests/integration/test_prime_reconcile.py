@@ -147,3 +147,39 @@ def test_a_redelivered_record_looked_up_first_finds_its_sovs_and_does_not_create
     assert [o["name"] for o in result.body()["created"]] == ["Steel", "Bolts", "Nuts"]
     assert stored_names(control) == {"Steel": 1, "Bolts": 1, "Nuts": 1}
     assert [[i["name"] for i in b["body"]] for b in batches(control)] == [["Steel", "Bolts"], ["Nuts"]]
+
+
+def test_a_record_received_before_but_never_claimed_is_sent_without_a_look_up(prime, sqs, control):
+    # An invocation that ran out of time before claiming it (a slow table, a backlog) handed it back untouched:
+    # the ledger holds nothing for it, and nothing is sent unclaimed, so no earlier attempt reached Oracle. A look-up
+    # per such record would spend the vendor's rate limit on nothing (one request per parent, against one per
+    # hundreds of items created), and under a backlog starve the creates.
+    prime.send({"items": [item("Steel")]})
+    first = sqs.receive_message(QueueUrl=prime.queue.url, MaxNumberOfMessages=1, VisibilityTimeout=0)
+    assert len(first["Messages"]) == 1  # received once, and back at once
+
+    _, failed = prime.deliver()
+
+    assert failed == [] and prime.visible() == []
+    assert stored_names(control) == {"Steel": 1}
+    assert reads(control) == []
+
+
+def test_a_record_whose_earlier_attempt_was_claimed_is_looked_up_before_it_is_sent_again(prime, control, monkeypatch):
+    # Claimed, sent, and released after a failure: that attempt may have reached Oracle, so the next one looks first.
+    monkeypatch.setenv("RETRY_BACKOFF_BASE_SECONDS", "0.1")
+    prime.new_container()
+    fault(control, route="prime.batch", kind="status", status=503, count=20)  # more than one invocation retries
+    prime.send({"items": [item("Steel")]})
+    _, failed = prime.deliver()
+    assert len(failed) == 1 and reads(control) == []
+    control.delete("/_sandbox/faults").raise_for_status()
+
+    for _ in range(10):
+        time.sleep(0.5)
+        _, failed = prime.deliver()
+        if stored_names(control):
+            break
+
+    assert failed == [] and stored_names(control) == {"Steel": 1}
+    assert len(reads(control)) == 1

@@ -115,8 +115,12 @@ def test_the_comparison_writes_the_issue_s_keys_from_both_implementations_runs()
     expected_ours = cost_per_million(usage(COUNTS, 2 / 1000, 5.0, 512), PRICES)
     assert figures["cost_per_million_usd"] == pytest.approx(expected_ours["total"])
     assert figures["receipts_cost_per_million_usd"] == pytest.approx(1.0)
-    assert figures["cost_per_million_usd_by_price"].keys().isdisjoint(
-        {"eventbridge_custom_event", "ordering_dynamodb_write_request_unit", "receipts", "ordering", "total"}
+    assert (
+        figures["cost_per_million_usd_by_price"]
+        .keys()
+        .isdisjoint(
+            {"eventbridge_custom_event", "ordering_dynamodb_write_request_unit", "receipts", "ordering", "total"}
+        )
     )
     reference_usage = usage({**reference_counts, "dynamodb write units": 2.0}, 0.1, 130.0, 512)
     assert figures["reference_cost_per_million_usd"] == pytest.approx(

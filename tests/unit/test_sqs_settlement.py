@@ -1,14 +1,18 @@
 """How the SQS adapter settles each record, against a recording fake of the SQS client."""
 
 import json
+import time
+from typing import cast
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
 from connectors.adapters.sqs import handle_sqs_batch
+from connectors.adapters.sqs_delivery import earlier_attempt_may_have_reached
 from connectors.adapters.sqs_records import NOT_BEFORE_ATTRIBUTE, idempotency_key
 from connectors.adapters.sqs_settings import QueueSettings, RetryBudget
 from connectors.failures import rate_limited, transient
+from connectors.idempotency import Claim, RecordLedger
 from connectors.models.exact_json import loads_exact
 from tests.log_capture import captured_log_records
 
@@ -173,6 +177,32 @@ def test_redelivered_and_redriven_records_are_flagged_for_the_operation():
     ]
     handle_sqs_batch({"Records": records}, Command.model_validate_json, process, FakeSqs(), SETTINGS)
     assert flags == [False, True, True, True]
+
+
+class RemembersADay:
+    memory_seconds = 24 * 3600
+
+
+def test_a_record_the_ledger_held_nothing_for_is_not_flagged_unless_a_copy_or_older_than_the_ledger_remembers():
+    now_ms = int(time.time() * 1000)
+    requeued = {"requeued_from": {"stringValue": "m0", "dataType": "String"}}
+
+    def received(receive_count=2, attributes=None, first_received_ms=now_ms - 60_000):
+        raw = record("m1", {"n": 1}, receive_count, attributes)
+        raw["attributes"]["ApproximateFirstReceiveTimestamp"] = str(first_received_ms)
+        return SQSRecord(raw)
+
+    ledger = cast(RecordLedger, RemembersADay())
+    # Received before, but its first claim: no attempt was claimed, and none is sent unclaimed.
+    assert not earlier_attempt_may_have_reached(received(), Claim.NEW, ledger)
+    # An earlier attempt left its claim or release: it may have been sent.
+    assert earlier_attempt_may_have_reached(received(), Claim.RECLAIMED, ledger)
+    # A copy's original, or a record older than the ledger's memory, may have been claimed in what it forgot.
+    assert earlier_attempt_may_have_reached(received(attributes=requeued), Claim.NEW, ledger)
+    assert earlier_attempt_may_have_reached(received(first_received_ms=now_ms - 25 * 3600_000), Claim.NEW, ledger)
+    # Without a ledger, SQS's word stands; a first receive was never sent.
+    assert earlier_attempt_may_have_reached(received(), Claim.NEW, None)
+    assert not earlier_attempt_may_have_reached(received(receive_count=1), Claim.RECLAIMED, ledger)
 
 
 def test_a_failure_shared_by_many_records_is_logged_once_with_their_count_and_ids():

@@ -84,7 +84,8 @@ _BATCH_WRITE_BACKOFF_SECONDS = 0.05
 class Claim(StrEnum):
     """What the ledger says about a record before it is sent."""
 
-    NEW = "new"  # claimed by this invocation: send it
+    NEW = "new"  # claimed by this invocation, the first claim of it the ledger holds: send it
+    RECLAIMED = "reclaimed"  # claimed by this invocation after an earlier attempt's claim or release: send it
     DONE = "done"  # delivered before: do not send again
     BUSY = "busy"  # another invocation is sending it right now
     MISMATCH = "mismatch"  # the key was used before for another body
@@ -98,6 +99,10 @@ class ClaimedBefore(IdempotencyItemAlreadyExistsError):
     def __init__(self, old_data_record: DataRecord, batch: str | None) -> None:
         super().__init__(old_data_record=old_data_record)
         self.batch = batch
+
+
+SENDABLE = frozenset({Claim.NEW, Claim.RECLAIMED})
+"""The claims whose record this invocation sends."""
 
 
 def new_batch() -> str:
@@ -235,8 +240,9 @@ class SettlingStore(DynamoDBPersistenceLayer):
         with ThreadPoolExecutor(max_workers=PARALLEL_TABLE_WRITES) as pool:
             list(pool.map(self._write_batch, chunks))
 
-    def claim(self, data: dict[str, Any], remaining_ms: int, batch: str, *, taking_over: str | None = None) -> None:
-        """Claim ``data``'s record for ``batch`` until ``remaining_ms`` from now, as Powertools' in-progress record.
+    def claim(self, data: dict[str, Any], remaining_ms: int, batch: str, *, taking_over: str | None = None) -> bool:
+        """Claim ``data``'s record for ``batch`` until ``remaining_ms`` from now, as Powertools' in-progress record;
+        True when the claim replaced an item an earlier attempt left (its claim or release, or an expired record).
 
         The condition is Powertools' (no record, an expired one, or a claim whose time ran out), except that a claim
         naming a batch is not taken by time alone: its batch may have delivered it (``batch_outcome``). Only
@@ -274,12 +280,14 @@ class SettlingStore(DynamoDBPersistenceLayer):
             free += " OR #batch = :taken"
             values[":taken"] = {"S": taking_over}
         try:
-            self.client.put_item(
+            # The item replaced comes back at no cost in read units.
+            answer = self.client.put_item(
                 TableName=self.table_name,
                 Item=item,
                 ConditionExpression=free,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
@@ -292,6 +300,7 @@ class SettlingStore(DynamoDBPersistenceLayer):
             old = self._item_to_data_record(dict(stored))
             self._validate_payload(data_payload=record, stored_data_record=old)
             raise ClaimedBefore(old, stored.get(_BATCH_ATTRIBUTE, {}).get("S")) from error
+        return bool(answer.get("Attributes"))
 
     def batch_outcome(self, batch: str, key: str) -> dict[str, Any] | None:
         """The settlement ``batch`` recorded for the record stored under ``key``; None when it delivered no such record.
@@ -494,6 +503,11 @@ class RecordLedger:
             for (key, body), settlement in failed:
                 self._store.release({"key": key, "body": body}, settlement.stored())
 
+    @property
+    def memory_seconds(self) -> int:
+        """How long the ledger keeps a record's item after its last claim or settlement."""
+        return self._store.expires_after_seconds
+
     def find(self, keys: list[str]) -> DataRecord | None:
         """The record of the first of ``keys`` that has one; None when none has. Raises when the table fails."""
         return find_record(self._store, keys)
@@ -501,7 +515,7 @@ class RecordLedger:
     def _claim(self, key: str, body: str, remaining_ms: int, batch: str) -> Claim:
         data = {"key": key, "body": body}
         try:
-            self._store.claim(data, remaining_ms, batch)
+            earlier = self._store.claim(data, remaining_ms, batch)
         except IdempotencyValidationError:
             return Claim.MISMATCH
         except IdempotencyItemAlreadyExistsError as exists:
@@ -509,7 +523,7 @@ class RecordLedger:
         except Exception:
             logger.exception("could not claim a record in the idempotency table")
             return Claim.UNAVAILABLE
-        return Claim.NEW
+        return Claim.RECLAIMED if earlier else Claim.NEW
 
     def _existing(
         self, data: dict[str, str], exists: IdempotencyItemAlreadyExistsError, remaining_ms: int, batch: str
@@ -550,7 +564,7 @@ class RecordLedger:
         except Exception:
             logger.exception("could not read a batch's deliveries from the idempotency table")
             return Claim.UNAVAILABLE
-        return Claim.NEW
+        return Claim.RECLAIMED
 
 
 def batch_entry(settlement: Settlement) -> str:
@@ -595,7 +609,7 @@ def find_record(store: DynamoDBPersistenceLayer, keys: list[str]) -> DataRecord 
 
 
 def claim_failure(claim: Claim) -> ConnectorError | None:
-    """The failure a record gets instead of being sent, or None when it is to be sent (NEW) or was (DONE)."""
+    """The failure a record gets instead of being sent, or None when it is to be sent (``SENDABLE``) or was (DONE)."""
     if claim is Claim.MISMATCH:
         return invalid_input(
             f"{IDEMPOTENCY_KEY_ATTRIBUTE} was used before for a different message body; use a new key for a new record"

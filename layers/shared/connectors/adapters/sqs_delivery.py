@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,12 +12,12 @@ from decimal import Decimal
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel
 
-from connectors.adapters.sqs_records import idempotency_key, may_have_reached_the_vendor
+from connectors.adapters.sqs_records import age, idempotency_key, is_copy, may_have_reached_the_vendor
 from connectors.deadline import Deadline
 from connectors.deliveries import DeliveryState, Settlement, now_utc
 from connectors.failure_log import caught_unexpected
 from connectors.failures import ConnectorError, unexpected
-from connectors.idempotency import Claim, RecordLedger, Settled, claim_failure, new_batch
+from connectors.idempotency import SENDABLE, Claim, RecordLedger, Settled, claim_failure, new_batch
 from connectors.models.common import DEFAULT_CONNECTION
 from connectors.models.errors import ErrorResponse
 from connectors.observability import metrics
@@ -85,9 +86,9 @@ def deliver_claimed[C: BaseModel](
     sending: list[tuple[SQSRecord, C, tuple[str, str]]] = []
     infos: list[RecordInfo] = []
     for (record, command, version), claim, entry in zip(parsed, claims, entries, strict=True):
-        if claim is Claim.NEW:
+        if claim in SENDABLE:
             sending.append((record, command, entry))
-            infos.append(RecordInfo(may_have_reached_the_vendor(record), version))
+            infos.append(RecordInfo(earlier_attempt_may_have_reached(record, claim, ledger), version))
             continue
         if claim is Claim.DONE:
             metrics.add_metric(name="RecordsAlreadyDelivered", unit="Count", value=1)
@@ -100,6 +101,22 @@ def deliver_claimed[C: BaseModel](
     outcomes.update(zip([record.message_id for record, _, _ in sending], results, strict=True))
     claimed = {record.message_id: entry for record, _, entry in sending} if ledger is not None else {}
     return Claimed(outcomes, claimed, batch)
+
+
+def earlier_attempt_may_have_reached(record: SQSRecord, claim: Claim, ledger: RecordLedger | None) -> bool:
+    """Whether an earlier attempt at the record may have reached the vendor unanswered.
+
+    SQS's word (``may_have_reached_the_vendor``), unless the ledger held nothing for the record when this invocation
+    claimed it, and it would still hold what an earlier attempt left: every attempt claims before it sends, so none
+    was sent. An attempt that ran out of time before its claim (a slow table, a backlog) leaves nothing: looking its
+    record up before sending it again would spend a vendor request on it for nothing. A copy keeps SQS's word: its
+    original may have been sent before the ledger's memory.
+    """
+    if not may_have_reached_the_vendor(record):
+        return False
+    if ledger is None or claim is not Claim.NEW or is_copy(record):
+        return True
+    return age(record, time.time) >= ledger.memory_seconds
 
 
 def settle_claimed(

@@ -87,12 +87,16 @@ def carried(record: SQSRecord) -> dict[str, Any]:
 
 
 def may_have_reached_the_vendor(record: SQSRecord) -> bool:
-    """Whether an earlier attempt at the record may have reached the vendor without an answer."""
+    """Whether, as far as SQS can tell, an earlier attempt at the record may have reached the vendor unanswered."""
     # Received before, put back after a rate limit (its original may have been received many times), or moved
     # back from the dead-letter queue: an earlier attempt may have gone unanswered.
     received_before = int(record.attributes.approximate_receive_count or 1) > 1
-    copied = any(attribute(record, name) is not None for name in (REQUEUED_FROM_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE))
-    return received_before or copied
+    return received_before or is_copy(record)
+
+
+def is_copy(record: SQSRecord) -> bool:
+    """Whether the record is a copy of another message: put back after a rate limit, or redriven."""
+    return any(attribute(record, name) is not None for name in (REQUEUED_FROM_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE))
 
 
 def seconds_until_due(record: SQSRecord, clock: Callable[[], float]) -> float:
