@@ -288,7 +288,7 @@ def bench_table(results: Mapping[str, Any]) -> str:
     parameters = results["parameters"]
     lines = [
         f"Measured {_measured_at(parameters['measured_at'])} on {parameters['machine']}: {parameters['records']} "
-        f"records per function, median of {parameters['runs']} runs, vendor latency {parameters['latency_ms']} ms.",
+        f"records per function, {_runs(parameters['runs'])}, vendor latency {parameters['latency_ms']} ms.",
         "",
         "| function | records/s | bound/s (limited by) | ratio to bound | speed-up vs naive | vendor calls "
         "| records/invocation | busy | overhead µs | peak MB |",
@@ -424,3 +424,7 @@ def _dynamodb_sentence(d: Mapping[str, float]) -> str:
         f"{d['ledger_requests']:g} requests, {d['ledger_writes']:g} item writes; order marks {d['order_requests']:g} "
         f"requests, {d['order_writes']:g} item writes"
     )
+
+
+def _runs(runs: int) -> str:
+    return "one run" if runs == 1 else f"median of {runs} runs"
