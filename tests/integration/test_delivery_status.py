@@ -25,7 +25,7 @@ from tests.integration.test_procore_failure_classes import (
     stored_pcos,
     sync_event,
 )
-from tests.integration.test_receipts import send_keyed
+from tests.integration.test_receipts import receipts, send_keyed
 
 pytestmark = pytest.mark.integration
 __all__ = ["callers"]  # test_hardening's fixture, used here
@@ -133,6 +133,25 @@ def test_an_api_request_is_found_by_its_key_for_the_caller_that_sent_it(procore,
     [pco] = stored_pcos(control)
     assert code == 200 and answer["state"] == "delivered" and answer["trigger"] == "api"
     assert answer["vendor_ids"] == [{"id": pco["id"], "origin_id": "api-1"}] and answer["connection"] is None
+
+
+def test_an_api_request_procore_took_in_part_names_the_refused_updates_in_its_receipt_and_status(procore, stack):
+    # Procore answers 200 with per-item errors; the caller gets that 200, and the receipt and the status must not
+    # say every update was stored.
+    body = {"updates": [{"id": 12345, "title": "ghost"}, {"origin_id": "real", "title": "real"}]}
+    code, answer = reply(procore.invoke(sync_event(body, bearer(**{"Idempotency-Key": "k-part"}), QUERY)))
+    assert code == 200 and [e["origin_id"] for e in answer["entities"]] == ["real"]
+    stored = [{"id": answer["entities"][0]["id"], "origin_id": "real"}]
+
+    [receipt] = receipts(stack)
+    assert receipt["detail-type"] == "Change order delivered" and receipt["detail"]["vendor_ids"] == stored
+    error = receipt["detail"]["error"]
+    assert error["failure"] == "vendor_rejected"
+    assert error["message"] == "procore rejected 1 update(s): id=12345: id: Entity with this ID not found"
+
+    code, status_answer = status(procore, "k-part")
+    assert code == 200 and status_answer["state"] == "delivered" and status_answer["vendor_ids"] == stored
+    assert status_answer["error"] == {**error, "problems": [], "vendor_status": None, "retry_after": None}
 
 
 def test_a_refused_api_request_is_refused_with_the_reason(procore):

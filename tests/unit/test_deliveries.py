@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from connectors.deliveries import STORED_VENDOR_IDS, DeliveryState, Settlement, status_of
+from connectors.deliveries import STORED_VENDOR_IDS, DeliveryState, ReplyReader, Settlement, status_of
+from connectors.failures import vendor_rejected
 from connectors.models.errors import ErrorBody
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -23,7 +24,7 @@ def record(status: str, data: str = "", held_until: datetime | None = None) -> D
 
 
 def status(item: DataRecord, trigger="sqs"):
-    return status_of(item, trigger, "erp-1", "default", ids, NOW)
+    return status_of(item, trigger, "erp-1", "default", ReplyReader(ids), NOW)
 
 
 def test_a_claim_still_held_is_in_progress():
@@ -67,3 +68,16 @@ def test_an_api_reply_is_delivered_with_the_ids_of_its_body_or_refused_with_its_
     refused = {"statusCode": 400, "body": json.dumps({"error": error})}
     answer = status(record("COMPLETED", json.dumps(refused)), trigger="api")
     assert answer.state is DeliveryState.REFUSED and answer.error == ErrorBody.model_validate(error)
+
+
+def test_an_api_reply_delivered_in_part_keeps_the_error_of_the_items_refused_inside_it():
+    def refused(body):
+        return vendor_rejected(f"rejected {body['errors']}") if body["errors"] else None
+
+    replies = ReplyReader(ids, refused)
+    part = {"statusCode": 200, "body": json.dumps({"entities": [{"id": 7}], "errors": ["origin_id=x"]})}
+    answer = status_of(record("COMPLETED", json.dumps(part)), "api", "erp-1", "default", replies, NOW)
+    assert answer.state is DeliveryState.DELIVERED and answer.vendor_ids == [{"id": 7}]
+    assert answer.error == ErrorBody(failure="vendor_rejected", message="rejected ['origin_id=x']")
+    whole = {"statusCode": 200, "body": json.dumps({"entities": [{"id": 7}], "errors": []})}
+    assert status_of(record("COMPLETED", json.dumps(whole)), "api", "erp-1", "default", replies, NOW).error is None

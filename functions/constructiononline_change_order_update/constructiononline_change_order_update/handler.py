@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connectors.container import Container
+from connectors.deliveries import ReplyReader
 from connectors.entry import handle_event
 from connectors.models.constructiononline import ChangeOrderUpdateCommand
 from connectors.models.exact_json import loads_exact
@@ -51,6 +52,10 @@ def receipt_ids(body: Any) -> list[dict[str, Any]]:
     return [{"ID": body["ID"]}] if "ID" in body else []
 
 
+REPLIES = ReplyReader(receipt_ids)
+"""How the receipt and the status route read a delivered request's reply."""
+
+
 def routes() -> APIGatewayRestResolver:
     """The API app with this function's routes, imported on first use."""
     from constructiononline_change_order_update.routes import app
@@ -74,5 +79,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         runtime=runtime,
         parse=parse_message,
         deliver=outcomes_of(deliver),
-        reply_ids=receipt_ids,
+        replies=REPLIES,
     )

@@ -21,7 +21,7 @@ from connectors.models.errors import invalid_input_from, invalid_json
 from connectors.models.exact_json import JsonInputError, loads_exact
 from connectors.operation import Attempt
 from connectors.order import Superseded, request_version
-from constructiononline_change_order_update.handler import deliver, receipt_ids
+from constructiononline_change_order_update.handler import REPLIES, deliver
 
 ROUTE = "/constructiononline/api/ChangeOrders/<change_order_id>"
 STATUS_ROUTE = "/deliveries/constructiononline"
@@ -70,4 +70,4 @@ def _answer(command: ChangeOrderUpdateCommand) -> Response[Any]:
     return Response(status_code=200, content_type="application/json", body=sent.answered[0][1].record)
 
 
-add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, receipt_ids)
+add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, REPLIES)

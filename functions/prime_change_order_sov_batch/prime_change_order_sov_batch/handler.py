@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connectors.container import Container
+from connectors.deliveries import ReplyReader
 from connectors.entry import handle_event
 from connectors.models.exact_json import loads_exact
 from connectors.models.prime import SovBatchCommand
@@ -49,6 +50,10 @@ def receipt_ids(body: Any) -> list[dict[str, Any]]:
     return [{"item": index, "sovId": created.get("sovId")} for index, created in enumerate(body)]
 
 
+REPLIES = ReplyReader(receipt_ids)
+"""How the receipt and the status route read a delivered request's reply."""
+
+
 def routes() -> APIGatewayRestResolver:
     """The API app with this function's routes, imported on first use."""
     from prime_change_order_sov_batch.routes import app
@@ -66,5 +71,5 @@ register_snapstart_hooks(runtime, routes)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch or an API request, through the shared entry flow."""
     return handle_event(
-        event, context, routes=routes, runtime=runtime, parse=parse_message, deliver=deliver, reply_ids=receipt_ids
+        event, context, routes=routes, runtime=runtime, parse=parse_message, deliver=deliver, replies=REPLIES
     )

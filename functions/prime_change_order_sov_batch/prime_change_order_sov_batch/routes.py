@@ -21,7 +21,7 @@ from connectors.models.errors import invalid_input_from
 from connectors.models.exact_json import dumps_exact, loads_exact
 from connectors.models.prime import ChangeOrderSov, SovBatchCommand, SovItems
 from prime_change_order_sov_batch.client import PrimeClient
-from prime_change_order_sov_batch.handler import receipt_ids
+from prime_change_order_sov_batch.handler import REPLIES
 from prime_change_order_sov_batch.operation import create_sovs
 
 ROUTE = "/prime/primeapi/restapi/changeOrderSOV/batch"
@@ -63,4 +63,4 @@ def _answer(command: SovBatchCommand) -> Response[Any]:
     return Response(status_code=201, content_type="application/json", body=dumps_exact(result.body()["created"]))
 
 
-add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, receipt_ids)
+add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, REPLIES)

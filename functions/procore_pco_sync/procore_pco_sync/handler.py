@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from connectors.container import Container
+from connectors.deliveries import ReplyReader
 from connectors.entry import handle_event
+from connectors.failures import ConnectorError
 from connectors.models.exact_json import loads_exact
 from connectors.models.procore import PcoSyncCommand
 from connectors.observability import logger, metrics, tracer
@@ -20,7 +22,7 @@ from connectors.operation import Attempt
 from connectors.order import SentInOrder, outcomes_of, send_in_order
 from connectors.snapstart import register_snapstart_hooks
 from procore_pco_sync.client import ProcoreClient
-from procore_pco_sync.operation import SyncResult, sync_commands
+from procore_pco_sync.operation import SyncResult, items_refused, sync_commands
 from procore_pco_sync.ordering import PcoEdits
 from procore_pco_sync.runtime import runtime
 
@@ -48,6 +50,16 @@ def receipt_ids(body: Any) -> list[dict[str, Any]]:
     return [{"id": entity.get("id"), "origin_id": entity.get("origin_id")} for entity in body.get("entities", [])]
 
 
+def refused_items(body: Any) -> ConnectorError | None:
+    """The updates Procore refused inside a delivered request's 200 (its item ``errors``), or None."""
+    errors = body.get("errors")
+    return items_refused(errors) if errors else None
+
+
+REPLIES = ReplyReader(receipt_ids, refused_items)
+"""How the receipt and the status route read a delivered request's reply."""
+
+
 def routes() -> APIGatewayRestResolver:
     """The API app with this function's routes, imported on first use."""
     from procore_pco_sync.routes import app
@@ -71,5 +83,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         runtime=runtime,
         parse=parse_message,
         deliver=outcomes_of(deliver),
-        reply_ids=receipt_ids,
+        replies=REPLIES,
     )

@@ -32,9 +32,7 @@ class SyncResult(CommandResult):
             listed = ", ".join(f"{kind}={value}" for kind, value in self.unanswered[:10])
             return transient(f"procore reported no outcome for {listed}; resending (upsert by origin_id)")
         if self.errors:
-            return vendor_rejected(
-                f"procore rejected {len(self.errors)} update(s): {describe_item_errors(self.errors)}"
-            )
+            return items_refused(self.errors)
         return None
 
     def body(self) -> dict[str, Any]:
@@ -142,6 +140,11 @@ def _by_keys(items: Iterable[dict[str, Any]]) -> dict[ItemKey, dict[str, Any]]:
             if item.get(kind) is not None:
                 found[(kind, str(item[kind]))] = item
     return found
+
+
+def items_refused(errors: Sequence[dict[str, Any]]) -> ConnectorError:
+    """Procore's item errors as one failure that names each refused update and why."""
+    return vendor_rejected(f"procore rejected {len(errors)} update(s): {describe_item_errors(errors)}")
 
 
 def describe_item_errors(errors: Iterable[dict[str, Any]]) -> str:

@@ -18,7 +18,7 @@ from connectors.models.common import DEFAULT_CONNECTION, ConnectionName, VendorI
 from connectors.models.procore import PcoSyncBody, PcoSyncCommand
 from connectors.operation import Attempt
 from connectors.order import Superseded, request_version
-from procore_pco_sync.handler import deliver, receipt_ids
+from procore_pco_sync.handler import REPLIES, deliver
 from procore_pco_sync.operation import SyncResult
 
 ROUTE = "/procore/rest/v1.0/potential_change_orders/sync"
@@ -75,4 +75,4 @@ def reply_body(command: PcoSyncCommand, synced: tuple[PcoSyncCommand, SyncResult
     return {**body, "superseded": dropped} if dropped else body
 
 
-add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, receipt_ids)
+add_status_route(app, STATUS_ROUTE, lambda: routes_container(app).idempotency, REPLIES)

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from connectors.adapters.sqs_receipts import QueueReceipts
 from connectors.adapters.sqs_settings import QueueClient, QueueSettings, RetryBudget
 from connectors.aws_session import aws_session
+from connectors.deliveries import ReplyReader
 from connectors.failures import FieldProblem, invalid_input
 from connectors.idempotency import PARALLEL_TABLE_WRITES, Idempotency
 from connectors.limiter import TABLE_CLIENT_CONFIG, Budget, Limiter, connection_limiter
@@ -203,10 +204,10 @@ class Container[Client]:
     def _events(self) -> Any:
         return self._aws.client("events", config=RECEIPTS_CLIENT_CONFIG)
 
-    def api_settings(self, reply_ids: Callable[[Any], list[dict[str, Any]]]) -> ApiSettings:
+    def api_settings(self, replies: ReplyReader) -> ApiSettings:
         """What this function's API requests are checked against, where their replies and receipts go.
 
-        ``reply_ids`` reads the vendor ids out of a delivered request's reply body, for its receipt.
+        ``replies`` reads a delivered request's reply body, for its receipt.
         """
         from connectors.adapters.api import ApiSettings
 
@@ -216,7 +217,7 @@ class Container[Client]:
             self.settings.max_request_bytes,
             self.idempotency,
             receipts=self.receipts,
-            reply_ids=reply_ids,
+            replies=replies,
             sqs=self.sqs,
             queue_url=self.settings.queue_url,
         )

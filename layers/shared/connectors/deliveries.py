@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -16,7 +17,8 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from connectors.models.errors import ErrorBody
+from connectors.failures import ConnectorError
+from connectors.models.errors import ErrorBody, ErrorResponse
 
 # A record whose change order holds many objects keeps this many of their vendor ids in the ledger: each 1 KB of
 # item is a write unit; the receipt carries them all.
@@ -52,9 +54,16 @@ class Settlement(BaseModel):
 
     @classmethod
     def delivered(
-        cls, vendor_ids: list[dict[str, Any]], attempts: int | None, now: datetime | None, *, superseded: bool = False
+        cls,
+        vendor_ids: list[dict[str, Any]],
+        attempts: int | None,
+        now: datetime | None,
+        *,
+        superseded: bool = False,
+        refused: ErrorBody | None = None,
     ) -> Settlement:
-        """A delivered record, keeping at most ``STORED_VENDOR_IDS`` of its vendor ids."""
+        """A delivered record, keeping at most ``STORED_VENDOR_IDS`` of its vendor ids; ``refused`` says why items
+        inside it were refused, when the vendor took the rest."""
         kept = vendor_ids[:STORED_VENDOR_IDS]
         total = len(vendor_ids) if len(vendor_ids) > len(kept) else None
         return cls(
@@ -64,6 +73,7 @@ class Settlement(BaseModel):
             vendor_ids=kept,
             vendor_ids_total=total,
             superseded=superseded,
+            error=refused,
         )
 
     def stored(self) -> dict[str, Any]:
@@ -81,6 +91,26 @@ class DeliveryStatus(Settlement):
     )
 
 
+def _nothing_refused(body: Any) -> ConnectorError | None:
+    return None
+
+
+@dataclass(frozen=True)
+class ReplyReader:
+    """What a function's delivered (2xx) API reply says, for its receipt and its status."""
+
+    vendor_ids: Callable[[Any], list[dict[str, Any]]]
+    """The ids the vendor assigned or matched, per item, that the reply body names."""
+    refused: Callable[[Any], ConnectorError | None] = _nothing_refused
+    """Why items inside the reply were refused while the vendor took the rest (Procore's 200 with item
+    ``errors``), or None."""
+
+    def error(self, body: Any) -> ErrorBody | None:
+        """The refused items' error in the shared model (redacted), or None when the reply refused nothing."""
+        failure = self.refused(body)
+        return ErrorResponse.of(failure).error if failure is not None else None
+
+
 def now_utc() -> datetime:
     """The time a settlement records."""
     return datetime.now(UTC)
@@ -91,21 +121,21 @@ def status_of(
     trigger: Literal["sqs", "api"],
     key: str,
     connection: str,
-    reply_ids: Callable[[Any], list[dict[str, Any]]],
+    replies: ReplyReader,
     now: datetime,
 ) -> DeliveryStatus:
     """``record`` (a ledger item of ``trigger``) as the status of ``key``.
 
     A claim still held is in progress; one whose invocation ended without settling it is waiting for the queue to
-    hand the record out again. An API request's stored reply is delivered (2xx, with the vendor ids ``reply_ids``
-    reads from its body) or refused (a final 4xx); a retryable reply is never stored.
+    hand the record out again. An API request's stored reply is delivered (2xx, with what ``replies`` reads from its
+    body) or refused (a final 4xx); a retryable reply is never stored.
     """
     base = {"key": key, "trigger": trigger, "connection": connection if trigger == "sqs" else None}
     stored = _settlement(record.response_data) if trigger == "sqs" else None
     if stored is not None:
         return DeliveryStatus(**base, **stored.model_dump())
     if record.status == STATUS_CONSTANTS["COMPLETED"] and trigger == "api":
-        return _api_status(record, base, reply_ids)
+        return _api_status(record, base, replies)
     if record.status == STATUS_CONSTANTS["COMPLETED"]:  # settled before settlements were kept
         return DeliveryStatus(**base, state=DeliveryState.DELIVERED)
     held_until = record.in_progress_expiry_timestamp
@@ -127,14 +157,15 @@ def _settlement(data: str | None) -> Settlement | None:
         return None  # an item written before settlements were kept ("{}")
 
 
-def _api_status(
-    record: DataRecord, base: dict[str, Any], reply_ids: Callable[[Any], list[dict[str, Any]]]
-) -> DeliveryStatus:
+def _api_status(record: DataRecord, base: dict[str, Any], replies: ReplyReader) -> DeliveryStatus:
     # Powertools keeps the reply, not when it was given: ``at`` stays unknown.
     reply = json.loads(record.response_data or "{}")
     body = json.loads(reply.get("body") or "null")
     if int(reply.get("statusCode", 500)) < 300:
-        kept = Settlement.delivered(reply_ids(body) if body is not None else [], 1, None)
+        if body is None:
+            kept = Settlement.delivered([], 1, None)
+        else:
+            kept = Settlement.delivered(replies.vendor_ids(body), 1, None, refused=replies.error(body))
         return DeliveryStatus(**base, **kept.model_dump())
     error = ErrorBody.model_validate(body["error"]) if isinstance(body, dict) and "error" in body else None
     return DeliveryStatus(**base, state=DeliveryState.REFUSED, attempts=1, error=error)

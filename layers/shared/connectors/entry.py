@@ -12,6 +12,7 @@ from connectors.adapters.sqs import handle_sqs_batch
 from connectors.adapters.sqs_delivery import RecordInfo
 from connectors.container import Container, hand_to_routes
 from connectors.deadline import CLAIM_SHARE, Deadline
+from connectors.deliveries import ReplyReader
 from connectors.failure_log import caught_unexpected
 from connectors.failures import service_unavailable
 from connectors.operation import Attempt
@@ -35,11 +36,11 @@ def handle_event[C: BaseModel, Client](
     runtime: Callable[[], Container[Client]],
     parse: Callable[[str], C],
     deliver: Callable[[Container[Client], list[C], Attempt], Sequence[Outcome]],
-    reply_ids: Callable[[Any], list[dict[str, Any]]],
+    replies: ReplyReader,
 ) -> dict[str, Any]:
     """Route ``event``: SQS batches through ``parse`` and ``deliver``; anything else to the API app ``routes()`` gives.
 
-    ``reply_ids`` reads the vendor ids out of a delivered API request's reply body, for its receipt.
+    ``replies`` reads a delivered API request's reply body, for its receipt.
 
     The container ``runtime`` builds is handed on: to ``deliver`` with each batch, to the app's routes with each
     request (``container.routes_container``). The API adapter and the routes are imported with the first request
@@ -82,4 +83,4 @@ def handle_event[C: BaseModel, Client](
 
     app = routes()
     hand_to_routes(app, container)
-    return handle_api_event(event, context, app, container.api_settings(reply_ids))
+    return handle_api_event(event, context, app, container.api_settings(replies))

@@ -62,7 +62,8 @@ class Receipt:
 
     ``key`` is the producer's Idempotency-Key, else the message id or the webhook-id; ``vendor_ids`` what the
     vendor assigned or matched, per item (Procore ``id`` + ``origin_id``, Primavera Cloud ``sovId``,
-    ConstructionOnline ``ID``); ``error`` the shared error model's ``error`` member, or None when delivered.
+    ConstructionOnline ``ID``); ``error`` the shared error model's ``error`` member: None when delivered, except for the
+    items a vendor refused inside a delivered request's reply (Procore's 200 with item ``errors``).
     """
 
     kind: ReceiptKind

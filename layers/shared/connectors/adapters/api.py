@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from connectors.adapters.api_replies import refusal
 from connectors.adapters.sqs_receipts import QueueReceipts
 from connectors.adapters.sqs_settings import QueueClient
 from connectors.auth.webhook import CallerVerifier, Verified, reach_refused
+from connectors.deliveries import ReplyReader
 from connectors.failure_log import caught_unexpected
 from connectors.failures import (
     ConnectorError,
@@ -51,8 +52,8 @@ class ApiSettings:
     sqs: QueueClient | None = None
     queue_url: str | None = None
     """Where receipts the bus does not take are kept (the function's own queue)."""
-    reply_ids: Callable[[Any], list[dict[str, Any]]] = field(default=lambda body: [])
-    """The vendor ids a delivered request's reply body names, per item."""
+    replies: ReplyReader = field(default_factory=lambda: ReplyReader(lambda body: []))
+    """What a delivered request's reply body says: the vendor ids, and the items refused inside it."""
 
 
 def handle_api_event(
@@ -155,13 +156,19 @@ def _send_receipt(event: Mapping[str, Any], reply: Mapping[str, Any], key: str, 
             connection=_connection(event),
             trigger="api",
             key=key,
-            vendor_ids=settings.reply_ids(body) if delivered else [],
-            error=None if delivered else body.get("error"),
+            vendor_ids=settings.replies.vendor_ids(body) if delivered else [],
+            error=_refused_inside(settings.replies, body) if delivered else body.get("error"),
         )
     except Exception as error:  # a reply this code did not expect: the caller's answer stands, the receipt not
         caught_unexpected(error, "writing an API request's receipt")
         return
     receipts.send([receipt], settings.sqs, settings.queue_url)
+
+
+def _refused_inside(replies: ReplyReader, body: Any) -> dict[str, Any] | None:
+    """A delivered reply's refused items as a receipt's ``error`` (Procore's 200 with item errors), else None."""
+    refused = replies.error(body)
+    return refused.model_dump(exclude_none=True) if refused is not None else None
 
 
 def _receipt_key(headers: Mapping[str, str], verified: Verified, event: Mapping[str, Any]) -> str:

@@ -8,7 +8,7 @@ its entry allows, and finds only what was sent on that connection, or its own AP
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from connectors.adapters.api import MAX_KEY_CHARS, replay_keys, route_caller
 from connectors.adapters.sqs_delivery import ledger_keys
-from connectors.deliveries import DeliveryStatus, now_utc, status_of
+from connectors.deliveries import DeliveryStatus, ReplyReader, now_utc, status_of
 from connectors.failures import (
     UNAVAILABLE_RETRY_SECONDS,
     ConnectorError,
@@ -46,11 +46,11 @@ def add_status_route(
     app: APIGatewayRestResolver,
     path: str,
     idempotency_of: Callable[[], Idempotency | None],
-    reply_ids: Callable[[Any], list[dict[str, Any]]],
+    replies: ReplyReader,
 ) -> None:
     """Serve ``GET path`` on ``app``: the status of a key in the ledger ``idempotency_of()`` gives for the request.
 
-    ``reply_ids`` reads the vendor ids out of a stored API reply, as for its receipt.
+    ``replies`` reads a stored API reply, as for its receipt.
     """
 
     @app.get(path)
@@ -58,7 +58,7 @@ def add_status_route(
         key: DeliveryKey, connection: Annotated[ConnectionName, Query()] = DEFAULT_CONNECTION
     ) -> DeliveryStatus:
         """What became of the change order sent under ``key``: in progress, delivered, waiting, dead-lettered."""
-        return find_status(idempotency_of(), route_caller(app), connection, key, reply_ids)
+        return find_status(idempotency_of(), route_caller(app), connection, key, replies)
 
 
 def find_status(
@@ -66,7 +66,7 @@ def find_status(
     caller: str,
     connection: str,
     key: str,
-    reply_ids: Callable[[Any], list[dict[str, Any]]],
+    replies: ReplyReader,
 ) -> DeliveryStatus:
     """The status of ``key``: a queued record of ``connection``, else an API request ``caller`` sent under it.
 
@@ -83,9 +83,9 @@ def find_status(
             "the delivery ledger is unavailable; retry later", retry_after=UNAVAILABLE_RETRY_SECONDS, api_status=503
         ) from None
     if queued is not None:
-        return status_of(queued, "sqs", key, connection, reply_ids, now_utc())
+        return status_of(queued, "sqs", key, connection, replies, now_utc())
     if sent is not None:
-        return status_of(sent, "api", key, connection, reply_ids, now_utc())
+        return status_of(sent, "api", key, connection, replies, now_utc())
     message = (
         f"no change order is known under this key on connection {connection!r} (records are kept for the "
         "idempotency expiry, and an API request's only for the caller that sent it)"
