@@ -63,10 +63,6 @@ class FakePrime:
         self.reads: list[SovParent] = []
         self.stored: list[dict] = []
         self.next_id = 100
-        self.booked_ahead: list[int] = []
-
-    def book_ahead(self, requests, deadline):
-        self.booked_ahead.append(requests)
 
     def create(self, items: Sequence[ChangeOrderSov], deadline):
         names = [i.name for i in items]
@@ -116,7 +112,6 @@ def test_items_go_out_in_batches_of_the_configured_size():
     fake = FakePrime()
     results = run([command("a", "b", "c"), command("d", "e")], fake, batch_size=2)
     assert fake.calls == [["a", "b"], ["c", "d"], ["e"]]
-    assert fake.booked_ahead == [3]  # the slots of all three batches booked at once
     assert all(r.failure() is None for r in results)
     assert [o["name"] for o in results[0].body()["created"]] == ["a", "b", "c"]
 
@@ -282,7 +277,6 @@ def test_a_redelivered_command_whose_read_fails_keeps_the_reads_failure_and_send
     assert failure is not None and failure.failure is FailureClass.RATE_LIMITED and failure.retry_after == 1.0
     assert "redelivered" in failure.message
     assert fake.calls == []
-    assert fake.booked_ahead == []  # nothing left to send, no slot booked
 
 
 def test_a_redelivered_command_without_the_parent_codes_is_sent_since_it_cannot_be_looked_up():

@@ -67,8 +67,6 @@ class SovBatchClient(Protocol):
 
     def under_parent(self, parent: SovParent, deadline: Deadline) -> list[dict[str, Any]]: ...
 
-    def book_ahead(self, requests: int, deadline: Deadline) -> None: ...
-
 
 def _multi_status(answer: object, sent: int) -> list[ItemOutcome]:
     """A 207's items: one entry per item sent, in order, each a created SOV or an error with its 4xx status."""
@@ -96,10 +94,6 @@ class PrimeClient:
         # Both calls live under {prefix}/changeOrderSOV, which the batch URL ends in plus "/batch".
         self._sovs_url = batch_url.removesuffix("/batch")
         self._auth = auth
-
-    def book_ahead(self, requests: int, deadline: Deadline) -> None:
-        """Book the slots of ``requests`` batch creates about to be sent, at once."""
-        self._http.book_ahead(requests, deadline)
 
     def create(self, items: Sequence[ChangeOrderSov], deadline: Deadline) -> list[ItemOutcome]:
         """Create ``items``; per item, in order, Oracle's created object (with ``sovId``) or why it was refused.

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,11 +143,6 @@ def create_sovs(
         flagged = [item for item in items if flags[item.owner] and SovParent.of(item.sov) is not None]
         not_found = set(_look_up(flagged, run, _redelivered_read_failed))
         pending = [item for item in items if item not in flagged or item in not_found]
-        # The connection's batch creates booked at once: one write of its shared limiter, not one per batch.
-        # A connection that cannot be used fails each of its items below, with the reason.
-        with suppress(ConnectorError):
-            if pending:
-                run.connect().book_ahead(math.ceil(len(pending) / batch_size), deadline)
         for start in range(0, len(pending), batch_size):
             _send(pending[start : start + batch_size], run, may_reconcile=True)
     return results
